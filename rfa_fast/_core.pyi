@@ -1,0 +1,60 @@
+"""Type stubs of the compiled core (csrc/bindings.cpp).
+
+The core reads a packed batch (DESIGN.md, "Data model") and returns numpy
+arrays.  It validates every array before use and raises
+:class:`rfa_fast.errors.GraphError` naming the graph and node at fault.
+"""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def analyze_batch(
+    arrays: dict[str, np.ndarray],
+    resolutions: npt.NDArray[np.int64],
+    ignore_1x1: bool = False,
+    threads: int = 0,
+    per_node: bool = False,
+    i_min: bool = True,
+) -> dict[str, np.ndarray]:
+    """Propagate receptive fields over every graph and evaluate at each resolution.
+
+    ``resolutions`` is ``[R, D]`` (one row per resolution, one column per
+    spatial axis).  ``threads=0`` uses every core.  The GIL is released for the
+    whole computation.
+
+    Per graph (always): ``n_unproductive``, ``n_border``, ``n_critical``,
+    ``n_partially_critical``, ``macs``, ``macs_unproductive`` (int64 [B, R]);
+    ``i_min`` (float64 [B], square), ``i_min_axes``, ``i_max_axes``,
+    ``rf_max`` (float64 [B, D]), ``i_max`` (float64 [B]), ``connected``,
+    ``aligned`` (bool [B]), ``params`` (int64 [B]).
+
+    Per node (``per_node=True``): ``rf_min``, ``rf_max``, ``jump``, ``center``
+    (float64 [N, D]); ``connected``, ``is_global``, ``global_context``,
+    ``node_aligned`` (bool [N]); ``params`` as ``node_params`` (int64 [N]);
+    ``fmap`` (int64 [R, N, D]); ``status`` (uint8 [R, N], bit flags of
+    :class:`rfa_fast.kinds.Status`); ``node_macs`` (int64 [R, N]).
+    """
+
+def screen_chains(
+    kernel: npt.NDArray[np.int32],
+    stride: npt.NDArray[np.int32],
+    dilation: npt.NDArray[np.int32],
+    pad_begin: npt.NDArray[np.int32],
+    pad_end: npt.NDArray[np.int32],
+    channels: npt.NDArray[np.int64],
+    resolutions: npt.NDArray[np.int64],
+    ignore_1x1: bool = False,
+    threads: int = 0,
+) -> dict[str, np.ndarray]:
+    """Dense path: B chains of L windows, parameters as [B, L, D] arrays.
+
+    ``channels`` is [B, L+1] (input channels then each layer's output
+    channels; zeros when unknown).  Returns the per-graph arrays of
+    :func:`analyze_batch`.
+    """
+
+def hardware_threads() -> int: ...
+
+__all__: Any

@@ -1,0 +1,42 @@
+"""The exceptions rfa_fast raises.  Every error is an :class:`RfaError`."""
+
+from __future__ import annotations
+
+
+class RfaError(Exception):
+    """Base class of every error rfa_fast raises on purpose."""
+
+
+class GraphError(RfaError, ValueError):
+    """A packed batch is malformed; names the graph and node at fault.
+
+    Attributes:
+        graph_index: index of the graph in the batch (``-1`` if not one graph).
+        node_index: global index of the node (``-1`` if not one node).
+    """
+
+    def __init__(self, message: str, graph_index: int = -1, node_index: int = -1) -> None:
+        super().__init__(message)
+        self.graph_index = graph_index
+        self.node_index = node_index
+
+
+class SpecError(RfaError, ValueError):
+    """A graph spec or builder call is malformed; names the candidate and layer."""
+
+    def __init__(self, message: str, candidate: int | None = None, layer: int | None = None) -> None:
+        super().__init__(message)
+        self.candidate = candidate
+        self.layer = layer
+
+
+class OnnxError(RfaError):
+    """An ONNX model cannot be read or analyzed; names the file, node and op."""
+
+
+class UnsupportedOpError(OnnxError):
+    """An ONNX op rfa_fast cannot interpret (raised in ``strict`` mode)."""
+
+
+class ResolutionError(RfaError, ValueError):
+    """A resolution is not a positive integer (or one per spatial axis)."""
