@@ -27,12 +27,12 @@ def analyze_batch(
     Per graph (always): ``n_unproductive``, ``n_border``, ``n_critical``,
     ``n_partially_critical``, ``macs``, ``macs_unproductive`` (int64 [B, R]);
     ``i_min`` (float64 [B], square), ``i_min_axes``, ``i_max_axes``,
-    ``rf_max`` (float64 [B, D]), ``i_max`` (float64 [B]), ``connected``,
+    ``graph_rf_max`` (float64 [B, D]), ``i_max`` (float64 [B]), ``connected``,
     ``aligned`` (bool [B]), ``params`` (int64 [B]).
 
     Per node (``per_node=True``): ``rf_min``, ``rf_max``, ``jump``, ``center``
-    (float64 [N, D]); ``connected``, ``is_global``, ``global_context``,
-    ``node_aligned`` (bool [N]); ``params`` as ``node_params`` (int64 [N]);
+    (float64 [N, D]); ``node_connected``, ``is_global``, ``global_context``,
+    ``node_aligned`` (bool [N]); ``node_params`` (int64 [N]);
     ``fmap`` (int64 [R, N, D]); ``status`` (uint8 [R, N], bit flags of
     :class:`rfa_fast.kinds.Status`); ``node_macs`` (int64 [R, N]).
     """

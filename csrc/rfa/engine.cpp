@@ -1,0 +1,591 @@
+#include "engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "arith.hpp"
+#include "kinds.hpp"
+#include "parallel.hpp"
+
+namespace rfa {
+namespace {
+
+constexpr uint8_t kConnected = 1, kGlobal = 2, kGlobalContext = 4, kAligned = 8;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int64_t kNoRf = kInt64Max;  // r_min of a global node: larger than any I*U
+
+// A receptive field as (base, F, G), in units of 1/U pixel:
+// rf = base + G * max(0, ceil(F / G)). G is the grid of the last upsampling.
+struct Field {
+  int64_t base, F, G;
+};
+
+struct AxisState {
+  int64_t J, C;  // jump and center, units of 1/U pixel
+  Field lo, hi;  // the triples behind rf_min and rf_max
+};
+
+class GraphWorker {
+ public:
+  GraphWorker(const Batch& b, const int64_t* res, int64_t R, const Options& opt, const Outputs& out)
+      : b_(b), D_(b.D), res_(res), R_(R), opt_(opt), out_(out) {}
+
+  void run(int64_t g) {
+    g_ = g;
+    start_ = b_.graph_ptr[g];
+    n_ = b_.graph_ptr[g + 1] - start_;
+    const size_t nd = static_cast<size_t>(n_) * D_;
+    st_.resize(nd);
+    rmin_.resize(nd);
+    rmax_.resize(nd);
+    fmap_.resize(nd);
+    flags_.resize(n_);
+    uflag_.resize(n_);
+    choose_units();
+    propagate();
+    write_node_fields();
+    for (int64_t r = 0; r < R_; ++r) evaluate_full(r);
+    write_graph_summary();
+  }
+
+ private:
+  const Batch& b_;
+  const int D_;
+  const int64_t* res_;
+  const int64_t R_;
+  const Options& opt_;
+  const Outputs& out_;
+  int64_t g_ = 0, start_ = 0, n_ = 0, U_ = 2;
+  std::vector<AxisState> st_;
+  std::vector<int64_t> rmin_, rmax_, fmap_;  // reported fields (units), feature maps
+  std::vector<uint8_t> flags_, uflag_;
+  std::vector<int64_t> den_;
+  std::vector<Fraction> frac_;  // resize factors of this graph, [n*D] (only when it has resizes)
+  bool has_resize_ = false;
+
+  [[noreturn]] void overflow(int64_t i, const char* what) const {
+    const int64_t v = start_ + i;
+    throw BatchError(g_, v, "graph " + std::to_string(g_) + ", node " + std::to_string(v) + ": " + what +
+                                " exceeds the int64 range (too many strided or upsampling layers)");
+  }
+
+  int64_t kind(int64_t i) const { return b_.op[start_ + i]; }
+  int64_t param(const int32_t* a, int64_t i, int d) const { return a[(start_ + i) * D_ + d]; }
+  int64_t kprime(int64_t i, int d) const {
+    return param(b_.dilation, i, d) * (param(b_.kernel, i, d) - 1) + 1;
+  }
+  const int32_t* preds_begin(int64_t i) const { return b_.pred + b_.pred_ptr[start_ + i]; }
+  const int32_t* preds_end(int64_t i) const { return b_.pred + b_.pred_ptr[start_ + i + 1]; }
+  bool has(int64_t i, uint8_t f) const { return flags_[i] & f; }
+
+  // Every value is an integer in units of 1/U pixel, U = 2 * (common
+  // denominator of all jumps). Graphs without upsampling have U = 2.
+  void choose_units() {
+    has_resize_ = false;
+    bool any_frac = false;
+    for (int64_t i = 0; i < n_; ++i) {
+      const int64_t k = kind(i);
+      has_resize_ |= k == RESIZE;
+      any_frac |= k == RESIZE || k == TRANSPOSED;
+    }
+    if (has_resize_) {
+      frac_.resize(static_cast<size_t>(n_) * D_);
+      for (int64_t i = 0; i < n_; ++i)
+        if (kind(i) == RESIZE)
+          for (int d = 0; d < D_; ++d) to_fraction(b_.scale[(start_ + i) * D_ + d], frac_[i * D_ + d]);
+    }
+    if (!any_frac) {
+      U_ = 2;
+      return;
+    }
+    den_.assign(n_, 1);
+    int64_t all = 1;
+    for (int64_t i = 0; i < n_; ++i) {
+      int64_t den = 1;
+      for (const int32_t* p = preds_begin(i); p != preds_end(i); ++p) den = std::lcm(den, den_[*p - start_]);
+      int64_t extra = 1;
+      const int64_t k = kind(i);
+      for (int d = 0; d < D_; ++d) {
+        if (k == TRANSPOSED) extra = std::lcm(extra, param(b_.stride, i, d));
+        if (k == RESIZE) extra = std::lcm(extra, frac_[i * D_ + d].p);
+        if (extra > kMaxDenominator) break;
+      }
+      if (extra > kMaxDenominator || den > kMaxDenominator / extra)
+        throw BatchError(g_, start_ + i, "graph " + std::to_string(g_) + ", node " + std::to_string(start_ + i) +
+                                             ": the upsampling factors up to here need a common denominator above "
+                                             "2^26 (too many chained fractional resizes)");
+      den_[i] = den * extra;
+      all = std::lcm(all, den_[i]);
+      if (all > kMaxDenominator)
+        throw BatchError(g_, start_ + i, "graph " + std::to_string(g_) +
+                                             ": the upsampling factors need a common denominator above 2^26");
+    }
+    U_ = 2 * all;
+  }
+
+  int64_t rep(const Field& f, int64_t i) const {
+    bool ok = true;
+    int64_t c = std::max<int64_t>(0, ceil_div(f.F, f.G));
+    int64_t r = add_chk(f.base, mul_chk(f.G, c, ok), ok);
+    if (!ok) overflow(i, "the receptive field");
+    return r;
+  }
+
+  // Pad before the window used for the center (resolution-free SAME pads).
+  int64_t center_pad(int64_t i, int d, int64_t kp) const {
+    const uint8_t pm = b_.pad_mode[start_ + i];
+    const int64_t s = param(b_.stride, i, d);
+    const int64_t total = std::max<int64_t>(kp - s, 0);
+    switch (pm) {
+      case SAME_UPPER: return total / 2;
+      case SAME_LOWER: return total - total / 2;
+      case VALID: return 0;
+      default: return param(b_.pad_begin, i, d);
+    }
+  }
+
+  void propagate() {
+    for (int64_t i = 0; i < n_; ++i) {
+      const int64_t k = kind(i);
+      AxisState* s = &st_[i * D_];
+      uint8_t fl = 0;
+      if (k == INPUT) {
+        fl = kConnected | kAligned;
+        for (int d = 0; d < D_; ++d) s[d] = AxisState{U_, 0, Field{U_, 0, U_}, Field{U_, 0, U_}};
+      } else if (k == MERGE || k == GLOBAL) {
+        fl = merge(i, k == GLOBAL);
+      } else {
+        const int64_t p = *preds_begin(i) - start_;
+        const uint8_t fp = flags_[p];
+        if (!(fp & kConnected)) {
+          fl = 0;
+        } else if (fp & kGlobal) {
+          fl = kConnected | kGlobal | kAligned | (fp & kGlobalContext);
+        } else {
+          fl = kConnected | kAligned | (fp & kGlobalContext);
+          const AxisState* in = &st_[p * D_];
+          for (int d = 0; d < D_; ++d) s[d] = step(i, k, d, in[d]);
+        }
+      }
+      flags_[i] = fl;
+      for (int d = 0; d < D_; ++d) {
+        const size_t j = i * D_ + d;
+        if ((fl & kConnected) && !(fl & kGlobal)) {
+          rmin_[j] = rep(s[d].lo, i);
+          rmax_[j] = rep(s[d].hi, i);
+        } else {
+          rmin_[j] = rmax_[j] = kNoRf;
+        }
+      }
+    }
+  }
+
+  // "commit": round a triple to its grid before a new upsampling starts one.
+  Field commit(const Field& f, int64_t i) const { return Field{rep(f, i), 0, f.G}; }
+
+  AxisState step(int64_t i, int64_t k, int d, const AxisState& in) const {
+    bool ok = true;
+    AxisState s = in;
+    if (k == WINDOW) {
+      const int64_t kp = kprime(i, d);
+      const int64_t grow = mul_chk(kp - 1, in.J, ok);
+      s.lo.F = add_chk(in.lo.F, grow, ok);
+      s.hi.F = add_chk(in.hi.F, grow, ok);
+      s.J = mul_chk(in.J, param(b_.stride, i, d), ok);
+      // (k'-1)/2 * J_in is exact: J is even in units of 1/U.
+      s.C = add_chk(in.C, add_chk(grow / 2, -mul_chk(center_pad(i, d, kp), in.J, ok), ok), ok);
+    } else if (k == TRANSPOSED) {
+      const int64_t kp = kprime(i, d), st = param(b_.stride, i, d);
+      s.J = in.J / st;
+      s.lo = commit(in.lo, i);
+      s.hi = commit(in.hi, i);
+      s.lo.G = s.hi.G = in.J;
+      s.lo.F = s.hi.F = mul_chk(kp - st, s.J, ok);
+      const int64_t half = in.J / (2 * st);  // J_in / (2s), exact by choice of U
+      s.C = add_chk(in.C, mul_chk(2 * center_pad(i, d, kp) - (kp - 1), half, ok), ok);
+    } else if (k == RESIZE) {
+      const Fraction f = frac_[i * D_ + d];
+      if (f.p != f.q) {
+        s.J = mul_chk(in.J / f.p, f.q, ok);
+        s.lo = commit(in.lo, i);
+        s.hi = commit(in.hi, i);
+        s.lo.G = s.hi.G = in.J;
+        const uint8_t m = b_.mode[start_ + i];
+        const int64_t extra = m == LINEAR ? in.J : (m == CUBIC ? mul_chk(3, in.J, ok) : 0);
+        s.lo.base = add_chk(s.lo.base, extra, ok);
+        s.hi.base = add_chk(s.hi.base, extra, ok);
+        if (m != NEAREST) s.C = add_chk(in.C, mul_chk(f.q - f.p, in.J / (2 * f.p), ok), ok);
+      }
+    }  // IDENTITY: copy
+    if (!ok) overflow(i, "the jump or receptive field");
+    return s;
+  }
+
+  uint8_t merge(int64_t i, bool is_global_node) {
+    bool any_conn = false, any_global = false, ctx = false, aligned = true;
+    int64_t first = -1, lo = -1, hi = -1;
+    for (const int32_t* pp = preds_begin(i); pp != preds_end(i); ++pp) {
+      const int64_t p = *pp - start_;
+      const uint8_t fp = flags_[p];
+      if (!(fp & kConnected)) continue;
+      any_conn = true;
+      ctx |= (fp & kGlobalContext) != 0;
+      if (fp & kGlobal) {
+        any_global = true;
+        continue;
+      }
+      if (first < 0) {
+        first = lo = hi = p;
+        continue;
+      }
+      for (int d = 0; d < D_; ++d) {
+        const AxisState &a = st_[p * D_ + d], &f = st_[first * D_ + d];
+        if (a.J != f.J || a.C != f.C) aligned = false;
+      }
+      // Per-axis choice below; lo/hi here only mark that there are several.
+    }
+    if (!any_conn) return 0;
+    if (is_global_node || first < 0) return kConnected | kGlobal | kAligned | (ctx ? kGlobalContext : 0);
+    (void)lo;
+    (void)hi;
+    AxisState* s = &st_[i * D_];
+    for (int d = 0; d < D_; ++d) {
+      const AxisState& f = st_[first * D_ + d];
+      s[d].J = f.J;
+      s[d].C = f.C;
+      int64_t best_lo = first, best_hi = first;
+      int64_t rlo = rmin_[first * D_ + d], rhi = rmax_[first * D_ + d];
+      for (const int32_t* pp = preds_begin(i); pp != preds_end(i); ++pp) {
+        const int64_t p = *pp - start_;
+        if ((flags_[p] & (kConnected | kGlobal)) != kConnected || p == first) continue;
+        const int64_t a = rmin_[p * D_ + d], c = rmax_[p * D_ + d];
+        // Ties go to the smaller F for rf_min and the larger F for rf_max: the
+        // triple that grows least (most) under later windows.
+        if (a < rlo || (a == rlo && st_[p * D_ + d].lo.F < st_[best_lo * D_ + d].lo.F)) {
+          rlo = a;
+          best_lo = p;
+        }
+        if (c > rhi || (c == rhi && st_[p * D_ + d].hi.F > st_[best_hi * D_ + d].hi.F)) {
+          rhi = c;
+          best_hi = p;
+        }
+      }
+      s[d].lo = st_[best_lo * D_ + d].lo;
+      s[d].hi = st_[best_hi * D_ + d].hi;
+    }
+    return kConnected | (aligned ? kAligned : 0) | ((ctx || any_global) ? kGlobalContext : 0);
+  }
+
+  void write_node_fields() {
+    if (!out_.node_rf_min) return;
+    const double u = static_cast<double>(U_);
+    for (int64_t i = 0; i < n_; ++i) {
+      const int64_t v = start_ + i;
+      const uint8_t fl = flags_[i];
+      for (int d = 0; d < D_; ++d) {
+        const size_t o = v * D_ + d, j = i * D_ + d;
+        if (!(fl & kConnected)) {
+          out_.node_rf_min[o] = out_.node_rf_max[o] = out_.node_jump[o] = out_.node_center[o] = kNaN;
+        } else if (fl & kGlobal) {
+          out_.node_rf_min[o] = out_.node_rf_max[o] = out_.node_jump[o] = kInf;
+          out_.node_center[o] = kNaN;
+        } else {
+          out_.node_rf_min[o] = static_cast<double>(rmin_[j]) / u;
+          out_.node_rf_max[o] = static_cast<double>(rmax_[j]) / u;
+          out_.node_jump[o] = static_cast<double>(st_[j].J) / u;
+          out_.node_center[o] = static_cast<double>(st_[j].C) / u;
+        }
+      }
+      out_.node_connected[v] = (fl & kConnected) != 0;
+      out_.node_global[v] = (fl & kGlobal) != 0;
+      out_.node_global_context[v] = (fl & kGlobalContext) != 0;
+      out_.node_aligned[v] = !(fl & kConnected) || (fl & kAligned) != 0;
+      out_.node_params[v] = params(i);
+    }
+  }
+
+  int64_t params(int64_t i) const {
+    const int64_t v = start_ + i;
+    if (!b_.weighted[v] || !has(i, kConnected)) return 0;
+    const int64_t ci = b_.c_in[v], co = b_.c_out[v], gr = b_.groups[v];
+    if (ci <= 0 || co <= 0) return 0;
+    const int64_t k = kind(i);
+    int64_t p;
+    if (k == WINDOW) {
+      p = mul_sat(co, ci / gr);
+    } else if (k == TRANSPOSED) {
+      p = mul_sat(ci, co / gr);
+    } else if (k == GLOBAL) {
+      return mul_sat(ci, co);
+    } else {
+      return 0;
+    }
+    for (int d = 0; d < D_; ++d) p = mul_sat(p, param(b_.kernel, i, d));
+    return p;
+  }
+
+  // Output size on axis d of node i given its input's size n (docs/semantics.md).
+  int64_t out_size(int64_t i, int64_t k, int d, int64_t n) const {
+    if (n <= 0) return 0;
+    const int64_t v = start_ + i;
+    if (k == WINDOW) {
+      const int64_t kp = kprime(i, d), s = param(b_.stride, i, d);
+      const uint8_t pm = b_.pad_mode[v];
+      if (pm == SAME_UPPER || pm == SAME_LOWER) return ceil_div(n, s);
+      const int64_t pb = pm == VALID ? 0 : param(b_.pad_begin, i, d);
+      const int64_t pe = pm == VALID ? 0 : param(b_.pad_end, i, d);
+      const int64_t x = n + pb + pe - kp;
+      if (x < 0) return 0;
+      if (!b_.ceil_mode[v] || pm == VALID) return x / s + 1;
+      int64_t o = ceil_div(x, s) + 1;
+      if ((o - 1) * s >= n + pb) --o;  // the last window must start inside the input or left pad
+      return o;
+    }
+    if (k == TRANSPOSED) {
+      const int64_t kp = kprime(i, d), s = param(b_.stride, i, d);
+      const uint8_t pm = b_.pad_mode[v];
+      if (pm == SAME_UPPER || pm == SAME_LOWER) return mul_sat(n, s);
+      const int64_t pads = pm == VALID ? 0 : param(b_.pad_begin, i, d) + param(b_.pad_end, i, d);
+      return std::max<int64_t>(0, add_sat(mul_sat(n - 1, s), kp - pads));
+    }
+    if (k == RESIZE) {
+      const Fraction f = frac_[i * D_ + d];
+      if (f.p == f.q) return n;
+      return mul_sat(n / f.q, f.p) + (n % f.q) * f.p / f.q;  // floor(n*p/q) without overflow
+    }
+    return n;  // IDENTITY
+  }
+
+  // Feature maps of node i on axes [d0, d1) from its inputs' maps.
+  void fmap_node(int64_t i, int d0, int d1, const int64_t* I) {
+    const int64_t k = kind(i);
+    const uint8_t fl = flags_[i];
+    int64_t* f = &fmap_[i * D_];
+    if (!(fl & kConnected)) {
+      for (int d = d0; d < d1; ++d) f[d] = 0;
+    } else if (fl & kGlobal) {
+      for (int d = d0; d < d1; ++d) f[d] = 1;
+    } else if (k == INPUT) {
+      for (int d = d0; d < d1; ++d) f[d] = I[d];
+    } else if (k == MERGE) {
+      for (int d = d0; d < d1; ++d) f[d] = 0;
+      for (const int32_t* pp = preds_begin(i); pp != preds_end(i); ++pp) {
+        const int64_t p = *pp - start_;
+        if ((flags_[p] & (kConnected | kGlobal)) != kConnected) continue;
+        for (int d = d0; d < d1; ++d) f[d] = std::max(f[d], fmap_[p * D_ + d]);
+      }
+    } else {
+      const int64_t p = *preds_begin(i) - start_;
+      for (int d = d0; d < d1; ++d) f[d] = out_size(i, k, d, fmap_[p * D_ + d]);
+    }
+  }
+
+  // Is windowed node i (input p) a candidate for the status rules at all?
+  bool rated(int64_t i) const {
+    if ((flags_[i] & (kConnected | kGlobal)) != kConnected || !is_windowed(kind(i))) return false;
+    if (opt_.ignore_1x1) {
+      bool all_one = true;
+      for (int d = 0; d < D_; ++d) all_one &= kprime(i, d) == 1;
+      if (all_one) return false;
+    }
+    return true;
+  }
+
+  // Rules (a) and (b) on axes [d0, d1), both required on every axis there.
+  bool unproductive(int64_t i, int d0, int d1, const int64_t* I) const {
+    const int64_t p = *preds_begin(i) - start_;
+    bool a = true, bnd = true;
+    for (int d = d0; d < d1; ++d) {
+      const int64_t iu = I[d] * U_;
+      a &= rmin_[p * D_ + d] >= iu && rmin_[i * D_ + d] > iu;
+      bnd &= fmap_[p * D_ + d] <= kprime(i, d);
+    }
+    return a || bnd;
+  }
+
+  void evaluate_full(int64_t r) {
+    const int64_t* I = res_ + r * D_;
+    int64_t n_unprod = 0, n_border = 0, n_crit = 0, n_part = 0, macs = 0, macs_unprod = 0;
+    for (int64_t i = 0; i < n_; ++i) {
+      fmap_node(i, 0, D_, I);
+      const int64_t k = kind(i);
+      const uint8_t fl = flags_[i];
+      uint8_t status = 0;
+      bool u = false;
+      if ((fl & (kConnected | kGlobal)) == kConnected) {
+        int n_over = 0;
+        for (int d = 0; d < D_; ++d) n_over += rmin_[i * D_ + d] > I[d] * U_;
+        if (n_over == D_) status |= CRITICAL;
+        else if (n_over > 0) status |= PARTIALLY_CRITICAL;
+        if (rated(i) && unproductive(i, 0, D_, I)) {
+          u = true;
+          status |= UNPRODUCTIVE;
+          bool ancestor = false;
+          for (const int32_t* pp = preds_begin(i); pp != preds_end(i); ++pp) ancestor |= uflag_[*pp - start_] != 0;
+          if (!ancestor) status |= BORDER;
+        }
+      }
+      // uflag: is some nearest windowed node at or above i unproductive?
+      if (is_windowed(k)) {
+        uflag_[i] = u;
+      } else if (k == MERGE || k == IDENTITY || k == RESIZE) {
+        uint8_t any = 0;
+        for (const int32_t* pp = preds_begin(i); pp != preds_end(i); ++pp) any |= uflag_[*pp - start_];
+        uflag_[i] = any;
+      } else {
+        uflag_[i] = 0;
+      }
+      int64_t m = 0;
+      const int64_t pr = params(i);
+      if (pr) {
+        m = pr;
+        if (k == WINDOW)
+          for (int d = 0; d < D_; ++d) m = mul_sat(m, fmap_[i * D_ + d]);
+        else if (k == TRANSPOSED)
+          for (int d = 0; d < D_; ++d) m = mul_sat(m, fmap_[(*preds_begin(i) - start_) * D_ + d]);
+      }
+      macs = add_sat(macs, m);
+      if (u) {
+        ++n_unprod;
+        macs_unprod = add_sat(macs_unprod, m);
+      }
+      n_border += (status & BORDER) != 0;
+      n_crit += (status & CRITICAL) != 0;
+      n_part += (status & PARTIALLY_CRITICAL) != 0;
+      if (out_.node_status) {
+        const int64_t v = start_ + i;
+        out_.node_status[r * b_.N + v] = status;
+        out_.node_macs[r * b_.N + v] = m;
+        for (int d = 0; d < D_; ++d) out_.node_fmap[(r * b_.N + v) * D_ + d] = fmap_[i * D_ + d];
+      }
+    }
+    const int64_t o = g_ * R_ + r;
+    out_.n_unproductive[o] = n_unprod;
+    out_.n_border[o] = n_border;
+    out_.n_critical[o] = n_crit;
+    out_.n_partially_critical[o] = n_part;
+    out_.macs[o] = macs;
+    out_.macs_unproductive[o] = macs_unprod;
+  }
+
+  // The monotone predicate behind I_min: is some node unproductive at I?
+  // axis < 0: the square resolution, rules on every axis; else axis alone.
+  bool any_unproductive(int64_t I, int axis) {
+    int64_t Iv[3] = {I, I, I};
+    const int d0 = axis < 0 ? 0 : axis, d1 = axis < 0 ? D_ : axis + 1;
+    for (int64_t i = 0; i < n_; ++i) {
+      fmap_node(i, d0, d1, Iv);
+      if (rated(i) && unproductive(i, d0, d1, Iv)) return true;
+    }
+    return false;
+  }
+
+  // Every I up to this is unproductive by rule (a) alone: a cheap lower
+  // bracket for the bisection.
+  int64_t rule_a_bound(int axis) const {
+    const int d0 = axis < 0 ? 0 : axis, d1 = axis < 0 ? D_ : axis + 1;
+    int64_t best = 0;
+    for (int64_t i = 0; i < n_; ++i) {
+      if (!rated(i)) continue;
+      const int64_t p = *preds_begin(i) - start_;
+      int64_t t = kMaxResolution;
+      for (int d = d0; d < d1; ++d) {
+        // a holds for I*U <= rmin_p and I*U < rmin_i
+        const int64_t tp = floor_div(rmin_[p * D_ + d], U_);
+        const int64_t ti = ceil_div(rmin_[i * D_ + d], U_) - 1;
+        t = std::min(t, std::min(tp, ti));
+      }
+      best = std::max(best, t);
+    }
+    return std::min(best, kMaxResolution);
+  }
+
+  double i_min(int axis) {
+    int64_t lo = rule_a_bound(axis);  // unproductive at lo (or lo == 0)
+    if (lo == 0) {
+      if (!any_unproductive(1, axis)) return 1.0;
+      lo = 1;
+    }
+    int64_t hi = std::max<int64_t>(2, lo * 2);
+    while (any_unproductive(hi, axis)) {
+      lo = hi;
+      if (hi >= kMaxResolution) return kInf;
+      hi = std::min(hi * 2, kMaxResolution);
+    }
+    while (hi - lo > 1) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (any_unproductive(mid, axis)) lo = mid;
+      else hi = mid;
+    }
+    return static_cast<double>(hi);
+  }
+
+  bool isotropic() const {
+    if (D_ == 1) return true;
+    for (int64_t i = 0; i < n_; ++i) {
+      const int64_t v = start_ + i;
+      for (int d = 1; d < D_; ++d) {
+        const int64_t a = v * D_, c = v * D_ + d;
+        if (b_.kernel[a] != b_.kernel[c] || b_.stride[a] != b_.stride[c] || b_.dilation[a] != b_.dilation[c] ||
+            b_.pad_begin[a] != b_.pad_begin[c] || b_.pad_end[a] != b_.pad_end[c] || b_.scale[a] != b_.scale[c])
+          return false;
+      }
+    }
+    return true;
+  }
+
+  void write_graph_summary() {
+    const bool conn = has(n_ - 1, kConnected);
+    out_.connected[g_] = conn;
+    bool aligned = true;
+    int64_t total_params = 0;
+    for (int64_t i = 0; i < n_; ++i) {
+      if (has(i, kConnected) && !has(i, kAligned)) aligned = false;
+      total_params = add_sat(total_params, params(i));
+    }
+    out_.aligned[g_] = aligned;
+    out_.params[g_] = total_params;
+    double imax_all = kNaN;
+    for (int d = 0; d < D_; ++d) {
+      int64_t rf = -1, win = -1;
+      for (int64_t i = 0; i < n_; ++i) {
+        if ((flags_[i] & (kConnected | kGlobal)) != kConnected) continue;
+        const int64_t x = rmax_[i * D_ + d];
+        rf = std::max(rf, x);
+        if (is_windowed(kind(i))) win = std::max(win, x);
+      }
+      const double u = static_cast<double>(U_);
+      out_.rf_max[g_ * D_ + d] = rf < 0 ? kNaN : static_cast<double>(rf) / u;
+      const double im = win < 0 ? kNaN : static_cast<double>(win) / u;
+      out_.i_max_axes[g_ * D_ + d] = im;
+      if (!std::isnan(im) && (std::isnan(imax_all) || im > imax_all)) imax_all = im;
+    }
+    out_.i_max[g_] = imax_all;
+    if (!opt_.i_min || !conn) {
+      out_.i_min[g_] = kNaN;
+      for (int d = 0; d < D_; ++d) out_.i_min_axes[g_ * D_ + d] = kNaN;
+      return;
+    }
+    const double sq = i_min(-1);
+    out_.i_min[g_] = sq;
+    const bool iso = isotropic();
+    for (int d = 0; d < D_; ++d) out_.i_min_axes[g_ * D_ + d] = iso ? sq : i_min(d);
+  }
+};
+
+}  // namespace
+
+void analyze(const Batch& b, const int64_t* res, int64_t R, const Options& opt, const Outputs& out) {
+  const int threads = resolve_threads(opt.threads);
+  parallel_chunks(b.B, b.graph_ptr, threads, [&](int64_t g0, int64_t g1, int) {
+    GraphWorker w(b, res, R, opt, out);
+    for (int64_t g = g0; g < g1; ++g) w.run(g);
+  });
+}
+
+}  // namespace rfa

@@ -1,0 +1,58 @@
+"""rfa_fast: receptive field analysis of convolutional networks, fast.
+
+Tells, without training, which layers of a CNN can no longer contribute at a
+given input resolution (unproductive layers past the border layer), the
+smallest feasible resolution I_min, and how to change downsampling so every
+layer earns its cost; for one model or millions of candidates per second.
+
+>>> import rfa_fast
+>>> b = rfa_fast.GraphBuilder("chain")
+>>> x = b.input()
+>>> for _ in range(4):
+...     x = b.conv(x, 3, pad=1)
+>>> rfa_fast.analyze(b.build(), 32).summary["rf_max"]
+[9.0, 9.0]
+"""
+
+from __future__ import annotations
+
+from .api import analyze, screen, screen_chains
+from .batch import GraphBatch
+from .errors import GraphError, OnnxError, ResolutionError, RfaError, SpecError, UnsupportedOpError
+from .graph import Graph, GraphBuilder, Node
+from .kinds import Kind, PadMode, ResizeMode, Status
+from .report import Report
+from .results import ScreenResult
+
+__version__ = "0.1.0"
+
+
+def load_onnx(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """Load an ONNX model as a :class:`Graph` (see :mod:`rfa_fast.onnx_loader`)."""
+    from .onnx_loader import load_onnx as _load
+
+    return _load(*args, **kwargs)
+
+
+__all__ = [
+    "Graph",
+    "GraphBatch",
+    "GraphBuilder",
+    "GraphError",
+    "Kind",
+    "Node",
+    "OnnxError",
+    "PadMode",
+    "Report",
+    "ResizeMode",
+    "ResolutionError",
+    "RfaError",
+    "ScreenResult",
+    "SpecError",
+    "Status",
+    "UnsupportedOpError",
+    "analyze",
+    "load_onnx",
+    "screen",
+    "screen_chains",
+]

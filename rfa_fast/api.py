@@ -1,0 +1,234 @@
+"""The public entry points: analyze one graph, screen a batch, screen chains.
+
+These functions only turn Python inputs into the core's arrays and wrap the
+arrays that come back; every rule lives in the core (docs/semantics.md).
+
+>>> import rfa_fast
+>>> r = rfa_fast.screen_chains([[3, 3, 3]], [[1, 2, 1]], resolutions=[8, 32])
+>>> r.rf_max[0].tolist(), r.i_min.tolist()
+([9.0, 9.0], [16.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
+
+import numpy as np
+
+from . import _core
+from .batch import GraphBatch
+from .errors import ResolutionError, SpecError
+from .graph import Graph
+from .report import Report
+from .results import ScreenResult
+
+Resolution = Union[int, Sequence[int]]
+
+
+def resolutions_array(resolutions: Any, dims: int) -> np.ndarray:
+    """Normalize resolutions to an int64 array [R, dims].
+
+    Accepts an int (square), a per-axis tuple, a list of either, or an array
+    [R] (square) / [R, dims].
+
+    >>> resolutions_array([32, (64, 48)], 2).tolist()
+    [[32, 32], [64, 48]]
+    """
+    if isinstance(resolutions, (bool, np.bool_)):
+        raise ResolutionError(f"a resolution must be a positive int, got {resolutions!r}")
+    if isinstance(resolutions, (int, np.integer)):
+        rows: list[list[int]] = [[int(resolutions)] * dims]
+    elif isinstance(resolutions, np.ndarray) and resolutions.ndim == 2:
+        if resolutions.shape[1] != dims:
+            raise ResolutionError(f"resolutions array has {resolutions.shape[1]} columns, the graphs have {dims} axes")
+        rows = resolutions.tolist()
+    else:
+        try:
+            items = list(resolutions)
+        except TypeError:
+            raise ResolutionError(f"resolutions must be an int, a tuple or a list of them, got {resolutions!r}") from None
+        if not items:
+            raise ResolutionError("at least one resolution is needed")
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items) and isinstance(
+            resolutions, tuple
+        ):
+            # a tuple of ints is one per-axis resolution
+            if len(items) != dims:
+                raise ResolutionError(f"resolution {tuple(items)} has {len(items)} values, the graph has {dims} axes")
+            rows = [[int(v) for v in items]]
+        else:
+            rows = []
+            for v in items:
+                if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+                    rows.append([int(v)] * dims)
+                else:
+                    try:
+                        row = [int(x) for x in v]
+                    except (TypeError, ValueError):
+                        raise ResolutionError(f"resolution {v!r} is not an int or a tuple of ints") from None
+                    if len(row) != dims:
+                        raise ResolutionError(f"resolution {tuple(row)} has {len(row)} values, the graph has {dims} axes")
+                    rows.append(row)
+    arr = np.asarray(rows, dtype=np.int64).reshape(len(rows), dims)
+    if (arr < 1).any() or (arr > 2**30).any():
+        bad = arr[(arr < 1) | (arr > 2**30)][0]
+        raise ResolutionError(f"resolution {int(bad)} is outside 1..2^30")
+    return arr
+
+
+def analyze(graph: Graph, resolution: Resolution | None = None, *, ignore_1x1: bool = False) -> Report:
+    """Analyze one graph at one input resolution: the per-layer table and summary.
+
+    Args:
+        graph: from :func:`rfa_fast.load_onnx`, a :class:`GraphBuilder` or a spec.
+        resolution: input size, an int (square) or one per spatial axis;
+            defaults to the graph's static input shape.
+        ignore_1x1: do not rate layers whose kernel is 1 on every axis.
+
+    >>> import rfa_fast
+    >>> b = rfa_fast.GraphBuilder("vggish")
+    >>> x = b.input()
+    >>> for _ in range(3):
+    ...     x = b.conv(x, 3, pad=1, name=None)
+    ...     x = b.pool(x, 2)
+    >>> rep = rfa_fast.analyze(b.build(), 8)
+    >>> rep.summary["border_layers"], rep.summary["n_unproductive"]
+    (['conv4'], 2)
+    """
+    if resolution is None:
+        if graph.input_shape is None:
+            raise ResolutionError(f"graph {graph.name!r} has no static input size: pass a resolution")
+        resolution = tuple(graph.input_shape)
+    res = resolutions_array(resolution if not isinstance(resolution, list) else tuple(resolution), graph.dims)
+    if res.shape[0] != 1:
+        raise ResolutionError("analyze() takes one resolution; use screen() for several")
+    raw = _core.analyze_batch(graph.to_arrays(), res, ignore_1x1, 1, True, True)
+    return Report(graph, res[0], raw)
+
+
+def _as_batch(batch: GraphBatch | Iterable[Any]) -> GraphBatch:
+    if isinstance(batch, GraphBatch):
+        return batch
+    if isinstance(batch, Graph):
+        return GraphBatch.from_graphs([batch])
+    items = list(batch)
+    if items and all(isinstance(g, Graph) for g in items):
+        return GraphBatch.from_graphs(items)
+    return GraphBatch.from_specs(items)
+
+
+def screen(
+    batch: GraphBatch | Iterable[Any],
+    resolutions: Any,
+    *,
+    ignore_1x1: bool = False,
+    threads: int | None = None,
+    i_min: bool = True,
+) -> ScreenResult:
+    """Screen many graphs at many resolutions in one call of the core.
+
+    Args:
+        batch: a :class:`GraphBatch`, or a list of graphs or specs.
+        resolutions: an int, a per-axis tuple, or a list of them (R in all).
+        ignore_1x1: do not rate layers whose kernel is 1 on every axis.
+        threads: worker threads (default: every core).
+        i_min: compute I_min (a bisection per graph); off saves time when
+            only the counts at the given resolutions matter.
+
+    Returns:
+        A :class:`ScreenResult` of numpy arrays shaped [B] / [B, R] / [B, D].
+
+    >>> import rfa_fast
+    >>> specs = [[{"op": "input"}] + [{"op": "conv", "kernel": 3, "stride": s}] * 4 for s in (1, 2)]
+    >>> r = rfa_fast.screen(specs, [8, 64])
+    >>> r.n_unproductive.tolist(), r.i_min.tolist()
+    ([[0, 0], [3, 0]], [1.0, 10.0])
+    """
+    b = _as_batch(batch)
+    if len(b) == 0:
+        raise SpecError("the batch is empty")
+    res = resolutions_array(resolutions, b.dims)
+    raw = _core.analyze_batch(b.arrays, res, ignore_1x1, threads or 0, False, i_min)
+    return ScreenResult(raw, res, names=b.names)
+
+
+def _chain_array(x: Any, name: str, shape: tuple[int, ...] | None) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise SpecError(f"{name} must be an integer array, got dtype {a.dtype}")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise SpecError(f"{name} must be [B, L] or [B, L, D], got shape {a.shape}")
+    if shape is not None:
+        if a.shape[:2] != shape[:2]:
+            raise SpecError(f"{name} has shape {a.shape[:2]}, kernel has {shape[:2]}")
+        if a.shape[2] != shape[2]:
+            a = np.broadcast_to(a, shape) if a.shape[2] == 1 else a
+            if a.shape[2] != shape[2]:
+                raise SpecError(f"{name} has {a.shape[2]} axes, kernel has {shape[2]}")
+    if (a > 2**31 - 1).any() or (a < -(2**31)).any():
+        raise SpecError(f"{name} has values outside int32")
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def screen_chains(
+    kernel: Any,
+    stride: Any,
+    dilation: Any = None,
+    resolutions: Any = 224,
+    *,
+    padding: str | tuple[Any, Any] = "same",
+    dims: int = 2,
+    channels: Any = None,
+    ignore_1x1: bool = False,
+    threads: int | None = None,
+) -> ScreenResult:
+    """Dense fast path: B chains of L windows with per-candidate parameters.
+
+    Args:
+        kernel, stride, dilation: integer arrays [B, L] (the same on every
+            axis; ``dims`` axes) or [B, L, D].
+        resolutions: as in :func:`screen`.
+        padding: ``"same"`` (total k'-1, ``(k'-1)//2`` before: the map
+            shrinks only by the stride), ``"valid"`` (none), or a pair of
+            arrays ``(pad_begin, pad_end)`` shaped like ``kernel``.
+        channels: optional [B, L+1] (input channels, then each layer's
+            output channels) for parameter and MAC counts.
+
+    Returns the same :class:`ScreenResult` as :func:`screen` on the same
+    chains packed as graphs (``tests/test_chains.py`` checks it).
+
+    >>> import numpy as np, rfa_fast
+    >>> k = np.full((2, 5), 3); s = np.array([[1] * 5, [2] * 5])
+    >>> rfa_fast.screen_chains(k, s, resolutions=32).n_unproductive[:, 0].tolist()
+    [0, 2]
+    """
+    k = _chain_array(kernel, "kernel", None)
+    if k.shape[2] == 1 and dims > 1:
+        k = np.ascontiguousarray(np.broadcast_to(k, (k.shape[0], k.shape[1], dims)))
+    shape = k.shape
+    s = _chain_array(stride, "stride", shape)
+    d = _chain_array(np.ones(shape[:2], np.int32) if dilation is None else dilation, "dilation", shape)
+    if isinstance(padding, str):
+        kp = d.astype(np.int64) * (k - 1) + 1
+        if padding == "same":
+            pb = ((kp - 1) // 2).astype(np.int32)
+            pe = (kp - 1 - pb).astype(np.int32)
+        elif padding == "valid":
+            pb = pe = np.zeros(shape, np.int32)
+        else:
+            raise SpecError(f"padding must be 'same', 'valid' or (pad_begin, pad_end), got {padding!r}")
+    else:
+        pb = _chain_array(padding[0], "pad_begin", shape)
+        pe = _chain_array(padding[1], "pad_end", shape)
+    if channels is None:
+        ch = np.zeros((0, 0), np.int64)
+    else:
+        ch = np.ascontiguousarray(channels, dtype=np.int64)
+        if ch.shape != (shape[0], shape[1] + 1):
+            raise SpecError(f"channels must be [B, L+1] = {(shape[0], shape[1] + 1)}, got {ch.shape}")
+    res = resolutions_array(resolutions, shape[2])
+    raw = _core.screen_chains(k, s, d, np.ascontiguousarray(pb), np.ascontiguousarray(pe), ch, res, ignore_1x1, threads or 0)
+    return ScreenResult(raw, res, names=None)

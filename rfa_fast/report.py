@@ -1,0 +1,314 @@
+"""Report: one graph at one resolution, as a table a designer reads.
+
+The numbers come from the core; this module only names, formats and
+serializes them. ``Report.to_dict()`` follows DESIGN.md "Stable outputs".
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .graph import Graph
+from .kinds import KIND_NAMES, Kind, Status
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One row of a :class:`Report` (per-axis values are tuples)."""
+
+    index: int
+    name: str
+    op: str
+    kind: str
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    rf_min: tuple[float, ...]
+    rf_max: tuple[float, ...]
+    jump: tuple[float, ...]
+    center: tuple[float, ...]
+    fmap: tuple[int, ...]
+    status: str  # ok | critical | unproductive | border
+    partially_critical: bool
+    global_context: bool
+    connected: bool
+    aligned: bool
+    params: int
+    macs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "op": self.op,
+            "kind": self.kind,
+            "kernel": list(self.kernel),
+            "stride": list(self.stride),
+            "dilation": list(self.dilation),
+            "rf_min": [_num(v) for v in self.rf_min],
+            "rf_max": [_num(v) for v in self.rf_max],
+            "jump": [_num(v) for v in self.jump],
+            "fmap": list(self.fmap),
+            "status": self.status,
+            "global_context": self.global_context,
+            "params": self.params,
+            "macs": self.macs,
+        }
+
+
+def _num(v: float) -> float | None:
+    """inf stays inf (JSON: null); NaN (a disconnected node) becomes None."""
+    return None if math.isnan(v) else float(v)
+
+
+def _status_word(bits: int) -> str:
+    if bits & Status.BORDER:
+        return "border"
+    if bits & Status.UNPRODUCTIVE:
+        return "unproductive"
+    if bits & Status.CRITICAL:
+        return "critical"
+    return "ok"
+
+
+def fmt_axes(values: tuple[Any, ...] | list[Any]) -> str:
+    """``(3, 3)`` -> ``3``; ``(1, 7)`` -> ``1x7``; inf -> ``inf``."""
+    parts = []
+    for v in values:
+        if isinstance(v, float):
+            if math.isnan(v):
+                parts.append("-")
+            elif math.isinf(v):
+                parts.append("inf")
+            else:
+                parts.append(str(int(v)) if v.is_integer() else f"{v:g}")
+        else:
+            parts.append(str(v))
+    return parts[0] if len(set(parts)) == 1 else "x".join(parts)
+
+
+def fmt_count(n: int) -> str:
+    """Engineering notation for parameter and MAC counts: 1.8G, 11.7M."""
+    for div, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return str(n)
+
+
+class Report:
+    """One graph analyzed at one resolution.
+
+    Attributes:
+        model: the graph's name.
+        resolution: the input size per spatial axis.
+        layers: one :class:`Layer` per node, in topological order.
+        summary: border layers, counts, I_min, I_max, final field, cost.
+    """
+
+    def __init__(self, graph: Graph, resolution: np.ndarray, raw: dict[str, np.ndarray]) -> None:
+        self.graph = graph
+        self.model = graph.name
+        self.resolution = tuple(int(v) for v in resolution)
+        self.raw = raw
+        layers = []
+        for i, node in enumerate(graph.nodes):
+            bits = int(raw["status"][0, i])
+            layers.append(
+                Layer(
+                    index=i,
+                    name=node.name,
+                    op=node.op,
+                    kind=KIND_NAMES[node.kind],
+                    kernel=tuple(node.kernel),
+                    stride=tuple(node.stride),
+                    dilation=tuple(node.dilation),
+                    rf_min=tuple(float(v) for v in raw["rf_min"][i]),
+                    rf_max=tuple(float(v) for v in raw["rf_max"][i]),
+                    jump=tuple(float(v) for v in raw["jump"][i]),
+                    center=tuple(float(v) for v in raw["center"][i]),
+                    fmap=tuple(int(v) for v in raw["fmap"][0, i]),
+                    status=_status_word(bits),
+                    partially_critical=bool(bits & Status.PARTIALLY_CRITICAL),
+                    global_context=bool(raw["global_context"][i]),
+                    connected=bool(raw["node_connected"][i]),
+                    aligned=bool(raw["node_aligned"][i]),
+                    params=int(raw["node_params"][i]),
+                    macs=int(raw["node_macs"][0, i]),
+                )
+            )
+        self.layers: list[Layer] = layers
+        self.summary: dict[str, Any] = {
+            "border_layers": [la.name for la in layers if la.status == "border"],
+            "n_unproductive": int(raw["n_unproductive"][0, 0]),
+            "i_min": [float(v) for v in raw["i_min_axes"][0]],
+            "i_max": [float(v) for v in raw["i_max_axes"][0]],
+            "rf_max": [float(v) for v in raw["graph_rf_max"][0]],
+            "params": int(raw["params"][0]),
+            "macs": int(raw["macs"][0, 0]),
+            "macs_unproductive": int(raw["macs_unproductive"][0, 0]),
+            "aligned": bool(raw["aligned"][0]),
+        }
+
+    # -- convenient views ------------------------------------------------
+    @property
+    def i_min(self) -> float:
+        """The smallest square resolution with no unproductive layer."""
+        return float(self.raw["i_min"][0])
+
+    @property
+    def unproductive(self) -> list[str]:
+        """Names of the unproductive layers (border layers included)."""
+        return [la.name for la in self.layers if la.status in ("unproductive", "border")]
+
+    @property
+    def critical(self) -> list[str]:
+        return [la.name for la in self.layers if la.status == "critical"]
+
+    @property
+    def partially_critical(self) -> list[str]:
+        return [la.name for la in self.layers if la.partially_critical]
+
+    @property
+    def misaligned(self) -> list[str]:
+        """Merges whose inputs disagree on jump or center (a warning)."""
+        return [la.name for la in self.layers if not la.aligned]
+
+    @property
+    def macs_unproductive_share(self) -> float:
+        """Share of the MACs spent in unproductive layers (0 when unknown)."""
+        total = self.summary["macs"]
+        return self.summary["macs_unproductive"] / total if total else 0.0
+
+    def layer(self, name: str) -> Layer:
+        for la in self.layers:
+            if la.name == name:
+                return la
+        raise KeyError(f"no layer named {name!r} in {self.model!r}")
+
+    # -- serialization ---------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The stable form of DESIGN.md: inf stays ``float('inf')``."""
+        s = dict(self.summary)
+        for key in ("i_min", "i_max", "rf_max"):
+            s[key] = [_num(v) for v in s[key]]
+        return {
+            "model": self.model,
+            "resolution": list(self.resolution),
+            "layers": [la.to_dict() for la in self.layers],
+            "summary": s,
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """JSON text; infinite values become ``null``."""
+        return json.dumps(_inf_to_none(self.to_dict()), allow_nan=False, **kwargs)
+
+    def to_pandas(self) -> Any:
+        """The layer table as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("Report.to_pandas() needs pandas: pip install pandas") from e
+        return pd.DataFrame([la.to_dict() for la in self.layers])
+
+    # -- display -----------------------------------------------------------
+    def table_rows(self) -> list[list[str]]:
+        rows = []
+        for la in self.layers:
+            windowed = la.kind in ("window", "transposed")
+            status = la.status
+            if status == "ok" and la.partially_critical:
+                status = "partial"
+            rows.append(
+                [
+                    la.name,
+                    la.op,
+                    fmt_axes(la.kernel) if windowed else "",
+                    fmt_axes(la.stride) if windowed else "",
+                    fmt_axes(la.dilation) if windowed and any(d != 1 for d in la.dilation) else "",
+                    fmt_axes(la.rf_min),
+                    fmt_axes(la.rf_max),
+                    fmt_axes(la.jump),
+                    fmt_axes(la.fmap),
+                    fmt_count(la.macs) if la.macs else "",
+                    status + ("+g" if la.global_context else ""),
+                ]
+            )
+        return rows
+
+    HEADER = ["layer", "op", "k", "s", "d", "rf_min", "rf_max", "jump", "fmap", "macs", "status"]
+
+    def summary_line(self) -> str:
+        s = self.summary
+        border = ", ".join(s["border_layers"]) or "none"
+        imin = fmt_axes(tuple(s["i_min"]))
+        imax = fmt_axes(tuple(s["i_max"]))
+        parts = [
+            f"border layers: {border}",
+            f"unproductive: {s['n_unproductive']}",
+            f"I_min-I_max: {imin}-{imax}",
+            f"rf_max: {fmt_axes(tuple(s['rf_max']))}",
+        ]
+        if s["macs"]:
+            parts.append(
+                f"MACs past the border: {fmt_count(s['macs_unproductive'])} of {fmt_count(s['macs'])} "
+                f"({100 * self.macs_unproductive_share:.0f}%)"
+            )
+        if not s["aligned"]:
+            parts.append(f"misaligned merges: {', '.join(self.misaligned)}")
+        return "; ".join(parts)
+
+    def __str__(self) -> str:
+        rows = self.table_rows()
+        widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h) for c, h in enumerate(self.HEADER)]
+        widths[0] = min(widths[0], 48)
+
+        def line(cells: list[str]) -> str:
+            out = []
+            for c, (cell, w) in enumerate(zip(cells, widths)):
+                if c == 0 and len(cell) > w:
+                    cell = "…" + cell[-(w - 1) :]
+                out.append(cell.ljust(w) if c < 2 or c == len(cells) - 1 else cell.rjust(w))
+            return "  ".join(out).rstrip()
+
+        res = fmt_axes(self.resolution)
+        head = f"{self.model} at {res} px ({len(self.layers)} layers)"
+        body = [line(self.HEADER), line(["-" * w for w in widths])] + [line(r) for r in rows]
+        return "\n".join([head, *body, self.summary_line()])
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<Report {self.model!r} at {fmt_axes(self.resolution)}: {s['n_unproductive']} unproductive, "
+            f"border {s['border_layers']}, i_min {fmt_axes(tuple(s['i_min']))}>"
+        )
+
+    def _repr_html_(self) -> str:
+        colors = {"border": "#d62728", "unproductive": "#ff9896", "critical": "#ffbb78", "ok": ""}
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
+        body = []
+        for la, row in zip(self.layers, self.table_rows()):
+            style = f' style="background:{colors[la.status]}"' if colors[la.status] else ""
+            body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+        return (
+            f"<div><b>{html.escape(self.model)}</b> at {html.escape(fmt_axes(self.resolution))} px"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"<p>{html.escape(self.summary_line())}</p></div>"
+        )
+
+
+def _inf_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and (math.isinf(obj) or math.isnan(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {k: _inf_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_inf_to_none(v) for v in obj]
+    return obj
+
+
+__all__ = ["Layer", "Report", "Kind"]
