@@ -200,8 +200,10 @@ py::dict screen_chains(const py::array& kernel, const py::array& stride, const p
   };
   c.stride = same("stride", 1);
   c.dilation = same("dilation", 2);
-  c.pad_begin = same("pad_begin", 3);
-  c.pad_end = same("pad_end", 4);
+  if (pad_begin.size() > 0 || pad_end.size() > 0) {
+    c.pad_begin = same("pad_begin", 3);
+    c.pad_end = same("pad_end", 4);
+  }
   {
     py::array ch = in["channels"].cast<py::array>();
     if (ch.size() > 0) {

@@ -153,24 +153,18 @@ def screen(
     return ScreenResult(raw, res, names=b.names)
 
 
-def _chain_array(x: Any, name: str, shape: tuple[int, ...] | None) -> np.ndarray:
+def _chain_array(x: Any, name: str) -> np.ndarray:
+    """An int32 C-contiguous [B, L] or [B, L, D] array, copied only when it must be."""
     a = np.asarray(x)
     if a.dtype.kind not in "iu":
         raise SpecError(f"{name} must be an integer array, got dtype {a.dtype}")
-    if a.ndim == 2:
-        a = a[:, :, None]
-    if a.ndim != 3:
+    if a.ndim not in (2, 3):
         raise SpecError(f"{name} must be [B, L] or [B, L, D], got shape {a.shape}")
-    if shape is not None:
-        if a.shape[:2] != shape[:2]:
-            raise SpecError(f"{name} has shape {a.shape[:2]}, kernel has {shape[:2]}")
-        if a.shape[2] != shape[2]:
-            a = np.broadcast_to(a, shape) if a.shape[2] == 1 else a
-            if a.shape[2] != shape[2]:
-                raise SpecError(f"{name} has {a.shape[2]} axes, kernel has {shape[2]}")
-    if (a > 2**31 - 1).any() or (a < -(2**31)).any():
-        raise SpecError(f"{name} has values outside int32")
-    return np.ascontiguousarray(a, dtype=np.int32)
+    if a.dtype != np.int32:
+        if a.size and (int(a.min()) < -(2**31) or int(a.max()) > 2**31 - 1):
+            raise SpecError(f"{name} has values outside int32")
+        a = a.astype(np.int32)
+    return np.ascontiguousarray(a)
 
 
 def screen_chains(
@@ -189,7 +183,7 @@ def screen_chains(
 
     Args:
         kernel, stride, dilation: integer arrays [B, L] (the same on every
-            axis; ``dims`` axes) or [B, L, D].
+            one of ``dims`` axes) or [B, L, D].
         resolutions: as in :func:`screen`.
         padding: ``"same"`` (total k'-1, ``(k'-1)//2`` before: the map
             shrinks only by the stride), ``"valid"`` (none), or a pair of
@@ -205,30 +199,44 @@ def screen_chains(
     >>> rfa_fast.screen_chains(k, s, resolutions=32).n_unproductive[:, 0].tolist()
     [0, 2]
     """
-    k = _chain_array(kernel, "kernel", None)
-    if k.shape[2] == 1 and dims > 1:
-        k = np.ascontiguousarray(np.broadcast_to(k, (k.shape[0], k.shape[1], dims)))
-    shape = k.shape
-    s = _chain_array(stride, "stride", shape)
-    d = _chain_array(np.ones(shape[:2], np.int32) if dilation is None else dilation, "dilation", shape)
+    arrays = [_chain_array(kernel, "kernel"), _chain_array(stride, "stride")]
+    arrays.append(np.ones_like(arrays[0]) if dilation is None else _chain_array(dilation, "dilation"))
     if isinstance(padding, str):
-        kp = d.astype(np.int64) * (k - 1) + 1
-        if padding == "same":
-            pb = ((kp - 1) // 2).astype(np.int32)
-            pe = (kp - 1 - pb).astype(np.int32)
-        elif padding == "valid":
-            pb = pe = np.zeros(shape, np.int32)
-        else:
+        if padding not in ("same", "valid"):
             raise SpecError(f"padding must be 'same', 'valid' or (pad_begin, pad_end), got {padding!r}")
+        if padding == "valid":
+            arrays += [np.zeros_like(arrays[0]), np.zeros_like(arrays[0])]
     else:
-        pb = _chain_array(padding[0], "pad_begin", shape)
-        pe = _chain_array(padding[1], "pad_end", shape)
+        arrays += [_chain_array(padding[0], "pad_begin"), _chain_array(padding[1], "pad_end")]
+    B, L = arrays[0].shape[:2]
+    for a, name in zip(arrays, ("kernel", "stride", "dilation", "pad_begin", "pad_end")):
+        if a.shape[:2] != (B, L):
+            raise SpecError(f"{name} has shape {a.shape}, kernel has [B, L] = {(B, L)}")
+    per_axis = [a.shape[2] for a in arrays if a.ndim == 3]
+    D = per_axis[0] if per_axis else dims
+    if any(n != D for n in per_axis):
+        raise SpecError(f"per-axis arrays disagree on the number of axes: {per_axis}")
+    res = resolutions_array(resolutions, D)
     if channels is None:
         ch = np.zeros((0, 0), np.int64)
     else:
         ch = np.ascontiguousarray(channels, dtype=np.int64)
-        if ch.shape != (shape[0], shape[1] + 1):
-            raise SpecError(f"channels must be [B, L+1] = {(shape[0], shape[1] + 1)}, got {ch.shape}")
-    res = resolutions_array(resolutions, shape[2])
-    raw = _core.screen_chains(k, s, d, np.ascontiguousarray(pb), np.ascontiguousarray(pe), ch, res, ignore_1x1, threads or 0)
+        if ch.shape != (B, L + 1):
+            raise SpecError(f"channels must be [B, L+1] = {(B, L + 1)}, got {ch.shape}")
+    # Same parameters on every axis and square inputs: every axis gives the
+    # same numbers, so compute one and copy it (not with channels: the cost
+    # is a product over the axes).
+    one_axis = not per_axis and channels is None and bool((res == res[:, :1]).all())
+    if one_axis:
+        arrays = [a[:, :, None] for a in arrays]
+    else:
+        arrays = [np.ascontiguousarray(np.broadcast_to(a[:, :, None], (B, L, D))) if a.ndim == 2 else a for a in arrays]
+    empty = np.zeros((0, 0, 0), np.int32)
+    pb, pe = (arrays[3], arrays[4]) if len(arrays) == 5 else (empty, empty)
+    raw = _core.screen_chains(
+        arrays[0], arrays[1], arrays[2], pb, pe, ch, res[:, :1] if one_axis else res, ignore_1x1, threads or 0
+    )
+    if one_axis and D > 1:
+        for key in ("i_min_axes", "i_max_axes", "graph_rf_max"):
+            raw[key] = np.repeat(raw[key], D, axis=1)
     return ScreenResult(raw, res, names=None)

@@ -30,8 +30,10 @@ void check(const Chains& c, int64_t b) {
     bad("kernel", 1, kMaxWindowParam, c.kernel[o]);
     bad("stride", 1, kMaxWindowParam, c.stride[o]);
     bad("dilation", 1, kMaxWindowParam, c.dilation[o]);
-    bad("pad_begin", -kMaxPad, kMaxPad, c.pad_begin[o]);
-    bad("pad_end", -kMaxPad, kMaxPad, c.pad_end[o]);
+    if (c.pad_begin) {
+      bad("pad_begin", -kMaxPad, kMaxPad, c.pad_begin[o]);
+      bad("pad_end", -kMaxPad, kMaxPad, c.pad_end[o]);
+    }
   }
   if (c.channels)
     for (int64_t l = 0; l <= c.L; ++l)
@@ -68,6 +70,11 @@ class ChainWorker {
   std::vector<LayerBounds> layers_;
 
   int64_t at(const int32_t* a, int64_t b, int64_t l, int d) const { return a[(b * c_.L + l) * D_ + d]; }
+  int64_t kprime(int64_t b, int64_t l, int d) const { return at(c_.dilation, b, l, d) * (at(c_.kernel, b, l, d) - 1) + 1; }
+  // Total padding of a layer; "same" when no pads were given.
+  int64_t pads(int64_t b, int64_t l, int d) const {
+    return c_.pad_begin ? at(c_.pad_begin, b, l, d) + at(c_.pad_end, b, l, d) : kprime(b, l, d) - 1;
+  }
 
   void bounds(int64_t b) {
     for (int d = 0; d < D_; ++d) {
@@ -75,8 +82,8 @@ class ChainWorker {
       int64_t J = 1, r = 1, S = 0, M = std::numeric_limits<int64_t>::min();
       for (int64_t l = 0; l < c_.L; ++l) {
         bool ok = true;
-        const int64_t kp = at(c_.dilation, b, l, d) * (at(c_.kernel, b, l, d) - 1) + 1;
-        const int64_t P = at(c_.pad_begin, b, l, d) + at(c_.pad_end, b, l, d);
+        const int64_t kp = kprime(b, l, d);
+        const int64_t P = pads(b, l, d);
         const int64_t r_out = add_chk(r, mul_chk(kp - 1, J, ok), ok);
         LayerBounds& lb = layers_[l];
         lb.a[d] = std::min(r, r_out - 1);
@@ -128,8 +135,7 @@ class ChainWorker {
       if (ch && ch[l] > 0 && ch[l + 1] > 0) {
         int64_t m = mul_sat(ch[l], ch[l + 1]);
         for (int d = 0; d < D_; ++d) {
-          const int64_t kp = at(c_.dilation, b, l, d) * (at(c_.kernel, b, l, d) - 1) + 1;
-          const int64_t x = f[d] + at(c_.pad_begin, b, l, d) + at(c_.pad_end, b, l, d) - kp;
+          const int64_t x = f[d] + pads(b, l, d) - kprime(b, l, d);
           f[d] = (f[d] <= 0 || x < 0) ? 0 : x / at(c_.stride, b, l, d) + 1;
           m = mul_sat(mul_sat(m, at(c_.kernel, b, l, d)), f[d]);
         }
@@ -137,8 +143,7 @@ class ChainWorker {
         if (u) macs_u = add_sat(macs_u, m);
       } else if (ch) {
         for (int d = 0; d < D_; ++d) {
-          const int64_t kp = at(c_.dilation, b, l, d) * (at(c_.kernel, b, l, d) - 1) + 1;
-          const int64_t x = f[d] + at(c_.pad_begin, b, l, d) + at(c_.pad_end, b, l, d) - kp;
+          const int64_t x = f[d] + pads(b, l, d) - kprime(b, l, d);
           f[d] = (f[d] <= 0 || x < 0) ? 0 : x / at(c_.stride, b, l, d) + 1;
         }
       }

@@ -13,8 +13,8 @@ struct Chains {
   const int32_t* kernel = nullptr;     // [B*L*D]
   const int32_t* stride = nullptr;     // [B*L*D]
   const int32_t* dilation = nullptr;   // [B*L*D]
-  const int32_t* pad_begin = nullptr;  // [B*L*D]
-  const int32_t* pad_end = nullptr;    // [B*L*D]
+  const int32_t* pad_begin = nullptr;  // [B*L*D], or null: "same" (k'-1 in all, (k'-1)/2 before)
+  const int32_t* pad_end = nullptr;    // [B*L*D], null with pad_begin
   const int64_t* channels = nullptr;   // [B*(L+1)] or null
 };
 

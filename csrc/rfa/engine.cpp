@@ -65,6 +65,7 @@ class GraphWorker {
   std::vector<int64_t> rmin_, rmax_, fmap_;  // reported fields (units), feature maps
   std::vector<uint8_t> flags_, uflag_;
   std::vector<int64_t> den_;
+  std::vector<double> lo_off_, up_off_;  // linear bounds on the feature maps
   std::vector<Fraction> frac_;  // resize factors of this graph, [n*D] (only when it has resizes)
   bool has_resize_ = false;
 
@@ -505,17 +506,108 @@ class GraphWorker {
     return std::min(best, kMaxResolution);
   }
 
-  double i_min(int axis) {
-    int64_t lo = rule_a_bound(axis);  // unproductive at lo (or lo == 0)
-    if (lo == 0) {
-      if (!any_unproductive(1, axis)) return 1.0;
-      lo = 1;
+  // Linear bounds on every feature map: (I - lo_off)/J <= fmap <= (I - up_off)/J
+  // (J the jump in pixels). They bracket I_min so the bisection starts
+  // within a few jumps of the answer instead of galloping from 1; the
+  // bracket is checked by two probes, so the bounds never decide a result.
+  void linear_bounds() {
+    lo_off_.assign(static_cast<size_t>(n_) * D_, 0.0);
+    up_off_.assign(static_cast<size_t>(n_) * D_, 0.0);
+    const double u = static_cast<double>(U_);
+    for (int64_t i = 0; i < n_; ++i) {
+      if ((flags_[i] & (kConnected | kGlobal)) != kConnected) continue;
+      const int64_t k = kind(i);
+      if (k == INPUT) continue;
+      const int64_t v = start_ + i;
+      for (int d = 0; d < D_; ++d) {
+        double& lo = lo_off_[i * D_ + d];
+        double& up = up_off_[i * D_ + d];
+        if (k == MERGE) {
+          bool first = true;
+          for (const int32_t* pp = preds_begin(i); pp != preds_end(i); ++pp) {
+            const int64_t p = *pp - start_;
+            if ((flags_[p] & (kConnected | kGlobal)) != kConnected) continue;
+            if (first) {
+              lo = lo_off_[p * D_ + d];
+              up = up_off_[p * D_ + d];
+              first = false;
+            } else if (st_[p * D_ + d].J == st_[i * D_ + d].J) {
+              up = std::min(up, up_off_[p * D_ + d]);
+            } else {
+              up = -kInf;  // maps on different grids: no linear upper bound
+            }
+          }
+          continue;
+        }
+        const int64_t p = *preds_begin(i) - start_;
+        const double jp = static_cast<double>(st_[p * D_ + d].J) / u;
+        lo = lo_off_[p * D_ + d];
+        up = up_off_[p * D_ + d];
+        if (k == WINDOW) {
+          const double kp = static_cast<double>(kprime(i, d)), s = static_cast<double>(param(b_.stride, i, d));
+          const uint8_t pm = b_.pad_mode[v];
+          if (pm == SAME_UPPER || pm == SAME_LOWER) {
+            up -= (s - 1) * jp;
+          } else {
+            const double P = pm == VALID ? 0.0 : static_cast<double>(param(b_.pad_begin, i, d) + param(b_.pad_end, i, d));
+            lo += (kp - P - 1) * jp;
+            up += (kp - P - ((b_.ceil_mode[v] && pm != VALID) ? 2 * s : s)) * jp;
+          }
+        } else if (k == TRANSPOSED) {
+          const double kp = static_cast<double>(kprime(i, d)), s = static_cast<double>(param(b_.stride, i, d));
+          const uint8_t pm = b_.pad_mode[v];
+          if (pm != SAME_UPPER && pm != SAME_LOWER) {
+            const double P = pm == VALID ? 0.0 : static_cast<double>(param(b_.pad_begin, i, d) + param(b_.pad_end, i, d));
+            lo += (s + P - kp) * jp / s;
+            up += (s + P - kp) * jp / s;
+          }
+        } else if (k == RESIZE) {
+          const Fraction f = frac_[i * D_ + d];
+          if (f.p != f.q) lo += static_cast<double>(st_[i * D_ + d].J) / u;
+        }
+      }
     }
-    int64_t hi = std::max<int64_t>(2, lo * 2);
-    while (any_unproductive(hi, axis)) {
-      lo = hi;
-      if (hi >= kMaxResolution) return kInf;
-      hi = std::min(hi * 2, kMaxResolution);
+  }
+
+  // [lo, hi]: unproductive at lo (or lo == 0), none unproductive at hi.
+  bool bracket(int axis, int64_t& lo_out, int64_t& hi_out) {
+    const int d0 = axis < 0 ? 0 : axis, d1 = axis < 0 ? D_ : axis + 1;
+    const double u = static_cast<double>(U_);
+    double lo = 0, hi = 1;
+    for (int64_t i = 0; i < n_; ++i) {
+      if (!rated(i)) continue;
+      const int64_t p = *preds_begin(i) - start_;
+      double ha = kInf, hb = kInf, la = kInf, lb = kInf;
+      for (int d = d0; d < d1; ++d) {
+        const double a = static_cast<double>(std::min(floor_div(rmin_[p * D_ + d], U_),
+                                                      ceil_div(rmin_[i * D_ + d], U_) - 1));
+        const double kj = static_cast<double>(kprime(i, d)) * static_cast<double>(st_[p * D_ + d].J) / u;
+        ha = std::min(ha, a);
+        la = std::min(la, a);
+        hb = std::min(hb, lo_off_[p * D_ + d] + kj);
+        lb = std::min(lb, up_off_[p * D_ + d] + kj);
+      }
+      hi = std::max(hi, std::max(ha, std::floor(hb + 1e-6)) + 1);
+      lo = std::max(lo, std::max(la, std::floor(lb - 1e-6)));
+    }
+    if (!(hi <= static_cast<double>(kMaxResolution))) return false;
+    lo_out = static_cast<int64_t>(std::max(0.0, std::min(lo, hi - 1)));
+    hi_out = static_cast<int64_t>(hi);
+    if (lo_out >= 1 && !any_unproductive(lo_out, axis)) return false;
+    if (any_unproductive(hi_out, axis)) return false;
+    return true;
+  }
+
+  double i_min(int axis) {
+    int64_t lo = 0, hi = 0;
+    if (!bracket(axis, lo, hi)) {
+      lo = rule_a_bound(axis);  // unproductive at lo (or lo == 0)
+      hi = std::max<int64_t>(1, lo * 2);
+      while (any_unproductive(hi, axis)) {
+        lo = hi;
+        if (hi >= kMaxResolution) return kInf;
+        hi = std::min(hi * 2, kMaxResolution);
+      }
     }
     while (hi - lo > 1) {
       const int64_t mid = lo + (hi - lo) / 2;
@@ -571,9 +663,11 @@ class GraphWorker {
       for (int d = 0; d < D_; ++d) out_.i_min_axes[g_ * D_ + d] = kNaN;
       return;
     }
-    const double sq = i_min(-1);
-    out_.i_min[g_] = sq;
+    linear_bounds();
+    // Every axis alike: the square rules are the rules of axis 0.
     const bool iso = isotropic();
+    const double sq = i_min(iso ? 0 : -1);
+    out_.i_min[g_] = sq;
     for (int d = 0; d < D_; ++d) out_.i_min_axes[g_ * D_ + d] = iso ? sq : i_min(d);
   }
 };
