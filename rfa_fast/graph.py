@@ -489,12 +489,14 @@ class GraphBuilder:
         elif kind == Kind.WINDOW:
             kernel = layer.get("kernel", 1)
             pad = layer.get("pad", 0)
-            if "pad_mode" in layer and layer["pad_mode"] != "explicit":
+            if layer.get("pad_mode", "explicit") != "explicit":
                 pad = layer["pad_mode"]
+            # pooling strides default to the kernel, as in PyTorch
+            default_stride = kernel if low in ("pool", "maxpool", "avgpool") else 1
             idx = self._window(
                 inputs[0],
                 kernel,
-                layer.get("stride", 1),
+                layer.get("stride", default_stride),
                 layer.get("dilation", 1),
                 pad,
                 layer.get("pad_begin"),
@@ -509,25 +511,28 @@ class GraphBuilder:
                 Kind.WINDOW,
             )
         elif kind == Kind.TRANSPOSED:
+            pad = layer.get("pad", 0)
+            if layer.get("pad_mode", "explicit") != "explicit":
+                pad = layer["pad_mode"]
             idx = self.transposed(
                 inputs[0],
                 layer.get("kernel", 1),
                 layer.get("stride", 1),
                 dilation=layer.get("dilation", 1),
-                pad=layer.get("pad_mode", layer.get("pad", 0)) if layer.get("pad_mode", "explicit") != "explicit" else layer.get("pad", 0),
+                pad=pad,
+                output_padding=0 if "pad_end" in layer else layer.get("output_padding", 0),
                 c_in=c_in,
                 c_out=c_out,
                 groups=groups,
                 name=name,
                 op=op or "transposed",
             )
-            if "pad_begin" in layer or "pad_end" in layer:
-                n = self.nodes[idx]
-                self.nodes[idx] = replace(
-                    n,
-                    pad_begin=per_axis(layer.get("pad_begin", 0), self.dims, "pad_begin"),
-                    pad_end=per_axis(layer.get("pad_end", 0), self.dims, "pad_end"),
-                )
+            n = self.nodes[idx]
+            if "pad_begin" in layer:
+                n = replace(n, pad_begin=per_axis(layer["pad_begin"], self.dims, "pad_begin"))
+            if "pad_end" in layer:
+                n = replace(n, pad_end=per_axis(layer["pad_end"], self.dims, "pad_end"))
+            self.nodes[idx] = n
         elif kind == Kind.RESIZE:
             idx = self.resize(inputs[0], layer.get("scale", 2.0), layer.get("mode", "nearest"), name=name, op=op or "resize")
         elif kind == Kind.MERGE:
