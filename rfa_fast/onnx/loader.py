@@ -1,0 +1,275 @@
+"""``load_onnx``: an ONNX model as a :class:`~rfa_fast.graph.Graph`, without its weights.
+
+The walk: read the model (``source.py``), sort its nodes (``order.py``), pick
+the image input, then visit every node that reads data computed from the
+image and let its op handler (``ops.py``) emit a layer or pass its input
+through; Pad nodes are folded into the windows they feed (``fold.py``).
+Constants (shape arithmetic) and inferred shapes are computed only when an
+op needs them (``values.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+
+import onnx
+
+from ..errors import OnnxError
+from ..graph import Graph, Node
+from ..kinds import Kind
+from .context import Context, Data, Record
+from .fold import fold_pads
+from .ops import OPS, handler_for
+from .order import OpNode, node_inputs, topological_order, wrap
+from .source import Source, read_model
+from .values import Tensors, value_info_shape
+
+
+class OnnxWarning(UserWarning):
+    """Something in an ONNX model was analyzed conservatively (unknown op, spatial concat...)."""
+
+
+class UnknownOpWarning(OnnxWarning):
+    """The model has ops rfa_fast does not know (treated as identity or global)."""
+
+
+# Ops that run a window over axes 2.. of an NC<spatial> tensor: they tell
+# where the input's spatial axes are (after any Transposes from NHWC).
+_LAYOUT_WITNESSES = frozenset(
+    {
+        "Conv",
+        "ConvTranspose",
+        "MaxPool",
+        "AveragePool",
+        "LpPool",
+        "GlobalAveragePool",
+        "GlobalMaxPool",
+        "QLinearConv",
+        "ConvInteger",
+    }
+)
+_ELEMENTWISE = frozenset(k for k, v in OPS.items() if v.__name__ == "elementwise")
+
+
+def load_onnx(
+    source: Source,
+    *,
+    input_name: str | None = None,
+    strict: bool = False,
+    resolution: int | Sequence[int] | None = None,
+) -> Graph:
+    """Read an ONNX model (path, bytes or ``onnx.ModelProto``) into a :class:`Graph`.
+
+    Weight bytes are never read: kernels come from attributes or initializer
+    dims, channels and groups from weight dims.  Each node keeps the ONNX
+    node name (``Node.name``) and op type (``Node.op``); pass-through ops
+    (activations, normalization, casts...) are collapsed into their producer.
+
+    Args:
+        source: a path, the file's bytes, or a ``ModelProto``.
+        input_name: the image input to analyze from (default: the first
+            graph input of rank 3, 4 or 5; other inputs are constants).
+        strict: raise :class:`~rfa_fast.errors.UnsupportedOpError` on an op
+            the loader does not know, instead of treating it as identity
+            (shape-preserving) or global with a warning.
+        resolution: the spatial input size (an int, or one per axis) at which
+            sizes computed at run time (Resize by ``sizes``, TF-style SAME
+            pads, reshapes) are folded; needed when the input size is dynamic
+            and such ops exist.  Default: the size declared in the model.
+
+    Raises:
+        OnnxError: not a file, not ONNX, truncated, cyclic, a Conv without a
+            kernel shape, a size needed but dynamic... naming file, node, op.
+
+    Example:
+        >>> from onnx import helper, TensorProto
+        >>> x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])
+        >>> y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        >>> w = helper.make_tensor("w", TensorProto.FLOAT, [8, 3, 3, 3], [0.0] * 216)
+        >>> nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        ...          helper.make_node("Relu", ["c"], ["y"], name="relu")]
+        >>> g = load_onnx(helper.make_model(helper.make_graph(nodes, "net", [x], [y], [w])))
+        >>> [(n.name, n.op, n.kind.name, n.kernel, n.c_out) for n in g.nodes]
+        [('x', 'Input', 'INPUT', (1, 1), 0), ('conv', 'Conv', 'WINDOW', (3, 3), 8)]
+        >>> g.input_shape, g.outputs
+        ((32, 32), [1])
+    """
+    model, label = read_model(source)
+    graph = model.graph
+    nodes = topological_order(wrap(graph.node), label)
+    image, in_shape = _pick_input(graph, input_name, label)
+    rank = len(in_shape)
+    dims = rank - 2
+    layout = _input_layout(nodes, image, in_shape)
+    override = _override(in_shape, layout, resolution, dims, label)
+    spatial = tuple(in_shape[p] for p in layout)
+    if override is not None:
+        input_shape: tuple[int, ...] | None = tuple(int(override[p]) for p in layout)  # type: ignore[arg-type]
+    elif all(isinstance(v, int) for v in spatial):
+        input_shape = tuple(int(v) for v in spatial)  # type: ignore[arg-type]
+    else:
+        input_shape = None
+
+    data: dict[str, Data] = {}
+    tensors = Tensors(model, nodes, image, override, data)
+    ctx = Context(model, label, dims, strict, tensors, data, dynamic_input=input_shape is None)
+    ctx.record(image, "Input", Kind.INPUT, [])
+    ctx.define(image, 0, layout, rank, False)
+
+    for node in nodes:
+        op = node.op_type
+        if op in ("Shape", "Size"):
+            continue  # their outputs are shape arithmetic: constants for us
+        if not any(t in data for t in node.input if t):
+            if not node.has_graph or not any(t in data for t in node_inputs(node)):
+                continue  # constant computation
+        handler_for(node)(ctx, node)
+
+    outputs: list[int] = []
+    for o in graph.output:
+        d = data.get(o.name)
+        if d is not None and d.node not in outputs:
+            outputs.append(d.node)
+    if not outputs:
+        raise OnnxError(f"{label}: no graph output depends on the input {image!r}")
+    records, index = fold_pads(ctx.records, outputs)
+    outputs = list(dict.fromkeys(index[i] for i in outputs))
+    _warn(ctx)
+    built = [_node(r) for r in records]
+    return Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs)
+
+
+def _node(r: Record) -> Node:
+    return Node(
+        name=r.name,
+        op=r.op,
+        kind=r.kind,  # type: ignore[arg-type]
+        inputs=tuple(r.inputs),
+        kernel=r.kernel,
+        stride=r.stride,
+        dilation=r.dilation,
+        pad_begin=r.pad_begin,
+        pad_end=r.pad_end,
+        pad_mode=r.pad_mode,
+        ceil_mode=r.ceil_mode,
+        scale=r.scale,
+        mode=r.mode,
+        weighted=r.weighted,
+        c_in=r.c_in,
+        c_out=r.c_out,
+        groups=r.groups,
+        attrs=r.attrs,
+    )
+
+
+def _graph_name(label: str, graph: onnx.GraphProto) -> str:
+    if not label.startswith("<"):
+        base = os.path.basename(label)
+        return base[: -len(".onnx")] if base.endswith(".onnx") else base
+    return graph.name or "onnx"
+
+
+def _pick_input(graph: onnx.GraphProto, input_name: str | None, label: str) -> tuple[str, tuple]:
+    """The image input: named, or the first of rank 3-5 that is not an initializer."""
+    inits = {t.name for t in graph.initializer}
+    candidates = [vi for vi in graph.input if vi.name not in inits]
+    if input_name is not None:
+        vi = next((v for v in candidates if v.name == input_name), None)
+        if vi is None:
+            names = [v.name for v in candidates]
+            raise OnnxError(f"{label}: no graph input named {input_name!r} (inputs: {names})")
+        shape = value_info_shape(vi)
+        if shape is None or not 3 <= len(shape) <= 5:
+            raise OnnxError(
+                f"{label}: input {input_name!r} has shape {shape}; an image input has rank 3, 4 or 5 (N, C, spatial...)"
+            )
+        return vi.name, shape
+    for vi in candidates:
+        shape = value_info_shape(vi)
+        if shape is not None and 3 <= len(shape) <= 5:
+            return vi.name, shape
+    desc = [(v.name, value_info_shape(v)) for v in candidates]
+    raise OnnxError(f"{label}: no image-like graph input (rank 3, 4 or 5) among {desc}; pass input_name=")
+
+
+def _input_layout(nodes: Sequence[OpNode], image: str, shape: tuple) -> tuple[int, ...]:
+    """The image's spatial axes: NC<spatial> unless Transposes before the first window say NHWC.
+
+    Follows the image through element-wise ops and Transposes (composing the
+    permutations) to the first Conv/pool; without one, guesses from the dims
+    (a last axis of 1, 3 or 4 after a larger axis 1 reads as channels-last).
+    """
+    rank = len(shape)
+    consumers: dict[str, list[OpNode]] = {}
+    for n in nodes:
+        for t in n.input:
+            if t:
+                consumers.setdefault(t, []).append(n)
+    frontier = [(image, list(range(rank)))]
+    seen = {image}
+    steps = 0
+    while frontier and steps < 256:
+        t, cur = frontier.pop(0)
+        steps += 1
+        for c in consumers.get(t, ()):
+            if not c.output or not c.input or c.input[0] != t and c.op_type not in _ELEMENTWISE:
+                continue
+            out = c.output[0]
+            if c.op_type in _LAYOUT_WITNESSES:
+                return tuple(cur[2:])
+            if c.op_type == "Transpose":
+                perm = c.attrs().get("perm") or list(range(len(cur) - 1, -1, -1))
+                if len(perm) != len(cur):
+                    continue
+                nxt = [cur[p] for p in perm]
+            elif c.op_type in _ELEMENTWISE:
+                nxt = cur
+            else:
+                continue
+            if out not in seen:
+                seen.add(out)
+                frontier.append((out, nxt))
+    if rank >= 3 and shape[-1] in (1, 3, 4) and isinstance(shape[1], int) and shape[1] > 4:
+        return tuple(range(1, rank - 1))
+    return tuple(range(2, rank))
+
+
+def _override(
+    shape: tuple, layout: tuple[int, ...], resolution: int | Sequence[int] | None, dims: int, label: str
+) -> tuple[int | None, ...] | None:
+    """The input shape to infer with when ``resolution`` is given (batch 1 if symbolic)."""
+    if resolution is None:
+        return None
+    if isinstance(resolution, (int,)) and not isinstance(resolution, bool):
+        res = (int(resolution),) * dims
+    else:
+        try:
+            res = tuple(int(v) for v in resolution)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise OnnxError(f"{label}: resolution must be an int or {dims} ints, got {resolution!r}") from None
+        if len(res) != dims:
+            raise OnnxError(f"{label}: resolution has {len(res)} values but the input has {dims} spatial axes")
+    if any(v < 1 for v in res):
+        raise OnnxError(f"{label}: resolution must be positive, got {res}")
+    out: list[int | None] = [v if isinstance(v, int) else None for v in shape]
+    if out[0] is None:
+        out[0] = 1
+    for p, v in zip(layout, res):
+        out[p] = v
+    return tuple(out)
+
+
+def _warn(ctx: Context) -> None:
+    """One warning per category, each listing what it concerns once."""
+    if ctx.unknown_ops:
+        warnings.warn(
+            f"{ctx.label}: ONNX ops rfa_fast does not know were treated as identity when shape-preserving, "
+            f"else as global: {', '.join(ctx.unknown_ops)} (strict=True makes this an error)",
+            UnknownOpWarning,
+            stacklevel=3,
+        )
+    for category, items in ctx.notes.items():
+        shown = "; ".join(items[:5]) + (f"; and {len(items) - 5} more" if len(items) > 5 else "")
+        warnings.warn(f"{ctx.label}: {category}: {shown}", OnnxWarning, stacklevel=3)
