@@ -234,7 +234,7 @@ def screen_chains(
     empty = np.zeros((0, 0, 0), np.int32)
     pb, pe = (arrays[3], arrays[4]) if len(arrays) == 5 else (empty, empty)
     raw = _core.screen_chains(
-        arrays[0], arrays[1], arrays[2], pb, pe, ch, res[:, :1] if one_axis else res, ignore_1x1, threads or 0
+        arrays[0], arrays[1], arrays[2], pb, pe, ch, np.ascontiguousarray(res[:, :1]) if one_axis else res, ignore_1x1, threads or 0
     )
     if one_axis and D > 1:
         for key in ("i_min_axes", "i_max_axes", "graph_rf_max"):

@@ -78,8 +78,11 @@ class ChainWorker {
 
   void bounds(int64_t b) {
     for (int d = 0; d < D_; ++d) {
-      // J: jump in; r: field in; S = sum_{m<l} J_m c_m; M = max_{1<=j<=l} S_j.
-      int64_t J = 1, r = 1, S = 0, M = std::numeric_limits<int64_t>::min();
+      // Inverting fmap_out <= t through layer j gives fmap_in <= max(0, s t + c_j),
+      // c_j = k' - P - 1 (a map of size 0 stays 0). Composed from the input:
+      // fmap_in(layer l) <= t  <=>  I <= max(K_l, J_l t + S_l), with
+      // S_l = sum_{j<l} J_j c_j and K_l = max(0, S_0..S_{l-1}).
+      int64_t J = 1, r = 1, S = 0, K = 0;
       for (int64_t l = 0; l < c_.L; ++l) {
         bool ok = true;
         const int64_t kp = kprime(b, l, d);
@@ -87,11 +90,10 @@ class ChainWorker {
         const int64_t r_out = add_chk(r, mul_chk(kp - 1, J, ok), ok);
         LayerBounds& lb = layers_[l];
         lb.a[d] = std::min(r, r_out - 1);
-        const int64_t T = add_chk(mul_chk(J, kp, ok), S, ok);
-        lb.t[d] = M > T ? 0 : std::max<int64_t>(T, 0);
+        lb.t[d] = std::max(K, add_chk(mul_chk(J, kp, ok), S, ok));
         lb.r[d] = r_out;
+        K = std::max(K, S);
         S = add_chk(S, mul_chk(J, kp - P - 1, ok), ok);
-        M = std::max(M, S);
         J = mul_chk(J, at(c_.stride, b, l, d), ok);
         r = r_out;
         if (!ok)

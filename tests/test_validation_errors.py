@@ -1,0 +1,198 @@
+"""Malformed arrays raise GraphError naming graph and node; nothing crashes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rfa_fast
+from rfa_fast import GraphBatch, GraphBuilder, GraphError, _core
+
+
+def chain(n: int = 3) -> rfa_fast.Graph:
+    b = GraphBuilder("chain")
+    x = b.input()
+    for _ in range(n):
+        x = b.conv(x, 3, 2, pad=1)
+    return b.build()
+
+
+def batch_arrays(n_graphs: int = 2) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in GraphBatch.from_graphs([chain() for _ in range(n_graphs)]).arrays.items()}
+
+
+RES = np.array([[32, 32]], np.int64)
+
+
+def run(arrays: dict[str, np.ndarray], res: np.ndarray = RES, **kw: object) -> dict[str, np.ndarray]:
+    return _core.analyze_batch(arrays, res, **kw)
+
+
+def test_good_batch_runs() -> None:
+    out = run(batch_arrays())
+    assert out["n_unproductive"].shape == (2, 1)
+
+
+@pytest.mark.parametrize(
+    "name,value,pattern",
+    [
+        ("stride", np.ones((8, 2), np.int64), "dtype int64, expected int32"),
+        ("op", np.zeros(7, np.uint8), "has length 8, expected 7"),
+        ("kernel", np.ones((8, 2), np.int32)[:, :1].copy(), None),
+        ("pred", np.zeros((3, 2), np.int32), "dimensions"),
+        ("scale", np.ones((8, 2), np.float32), "dtype float32"),
+    ],
+)
+def test_wrong_dtype_or_shape(name: str, value: np.ndarray, pattern: str | None) -> None:
+    a = batch_arrays()
+    a[name] = value
+    with pytest.raises(GraphError, match=pattern):
+        run(a)
+
+
+def test_missing_array_and_non_array() -> None:
+    a = batch_arrays()
+    del a["pad_mode"]
+    with pytest.raises(GraphError, match="'pad_mode' is missing"):
+        run(a)
+    a = batch_arrays()
+    a["ceil_mode"] = [0] * 8
+    with pytest.raises(GraphError, match="not a numpy array"):
+        run(a)
+
+
+def test_non_contiguous_array() -> None:
+    a = batch_arrays()
+    a["kernel"] = np.asfortranarray(np.ones((8, 2), np.int32))
+    with pytest.raises(GraphError, match="C-contiguous"):
+        run(a)
+
+
+def test_forward_edge_names_graph_and_node() -> None:
+    a = batch_arrays()
+    a["pred"][4] = 7  # node 6 (graph 1, second conv) reads node 7: later
+    with pytest.raises(GraphError, match="graph 1, node 6: input 7 comes later") as e:
+        run(a)
+    assert e.value.graph_index == 1 and e.value.node_index == 6
+
+
+def test_cycle_self_loop() -> None:
+    a = batch_arrays()
+    a["pred"][0] = 1
+    with pytest.raises(GraphError, match="node 1: input 1 is the node itself"):
+        run(a)
+
+
+def test_edge_into_another_graph() -> None:
+    a = batch_arrays()
+    a["pred"][3] = 2  # node 5 (graph 1) reads node 2 (graph 0)
+    with pytest.raises(GraphError, match="belongs to another graph") as e:
+        run(a)
+    assert e.value.graph_index == 1
+
+
+@pytest.mark.parametrize("name", ["stride", "kernel", "dilation"])
+def test_zero_window_parameter(name: str) -> None:
+    a = batch_arrays()
+    a[name][2, 1] = 0
+    with pytest.raises(GraphError, match=f"graph 0, node 2: {name} is 0 on axis 1"):
+        run(a)
+
+
+def test_bad_codes_and_counts() -> None:
+    a = batch_arrays()
+    a["op"][1] = 9
+    with pytest.raises(GraphError, match="op code 9"):
+        run(a)
+    a = batch_arrays()
+    a["op"][1] = 0  # an INPUT with an input
+    with pytest.raises(GraphError, match="INPUT node takes no inputs"):
+        run(a)
+    a = batch_arrays()
+    a["pad_mode"][1] = 4
+    with pytest.raises(GraphError, match="pad_mode 4"):
+        run(a)
+    a = batch_arrays()
+    a["groups"][1] = 0
+    with pytest.raises(GraphError, match="groups"):
+        run(a)
+
+
+def test_pointer_arrays() -> None:
+    a = batch_arrays(3)
+    a["graph_ptr"][1] = 6
+    a["graph_ptr"][2] = 5
+    with pytest.raises(GraphError, match="empty or graph_ptr decreases"):
+        run(a)
+    a = batch_arrays()
+    a["graph_ptr"][-1] = 9
+    with pytest.raises(GraphError, match="graph_ptr"):
+        run(a)
+    a = batch_arrays()
+    a["pred_ptr"][3] = -5
+    with pytest.raises(GraphError, match="pred_ptr"):
+        run(a)
+    a = batch_arrays()
+    a["pred_ptr"][-1] = 99
+    with pytest.raises(GraphError, match="pred_ptr"):
+        run(a)
+
+
+def test_resize_scale_must_be_a_ratio() -> None:
+    b = GraphBuilder()
+    x = b.input()
+    b.resize(x, 2.0)
+    a = {k: v.copy() for k, v in b.build().to_arrays().items()}
+    a["scale"][1, 0] = np.pi
+    with pytest.raises(GraphError, match="not a positive ratio"):
+        run(a)
+    a["scale"][1, 0] = np.nan
+    with pytest.raises(GraphError, match="not a positive ratio"):
+        run(a)
+
+
+def test_overflowing_jump_is_an_error_not_a_wrap() -> None:
+    b = GraphBuilder()
+    x = b.input()
+    for _ in range(5):
+        x = b.conv(x, 1, 2**16)
+    with pytest.raises(GraphError, match="exceeds the int64 range"):
+        rfa_fast.analyze(b.build(), 32)
+
+
+def test_bad_resolutions_and_threads() -> None:
+    a = batch_arrays()
+    with pytest.raises(GraphError, match="outside 1..2"):
+        run(a, np.array([[0, 32]], np.int64))
+    with pytest.raises(GraphError, match="columns"):
+        run(a, np.array([[32, 32, 32]], np.int64))
+    with pytest.raises(GraphError, match="threads"):
+        run(a, threads=-1)
+    with pytest.raises(rfa_fast.ResolutionError):
+        rfa_fast.analyze(chain(), 0)
+    with pytest.raises(rfa_fast.ResolutionError):
+        rfa_fast.analyze(chain(), (32, 32, 32))
+
+
+def test_random_garbage_never_crashes() -> None:
+    """Shuffled and random arrays give GraphError or a result, never a crash."""
+    rng = np.random.default_rng(7)
+    base = batch_arrays(3)
+    for _ in range(300):
+        a = {k: v.copy() for k, v in base.items()}
+        name = rng.choice(sorted(a))
+        arr = a[name]
+        if arr.size:
+            flat = arr.reshape(-1)
+            idx = rng.integers(0, flat.size)
+            if arr.dtype.kind == "f":
+                flat[idx] = rng.choice([0.0, -1.0, np.inf, np.nan, 1e300, 2.5])
+            else:
+                info = np.iinfo(arr.dtype)
+                flat[idx] = rng.choice([info.min, info.max, 0, -1, 1, 3, 17])
+        try:
+            out = run(a, threads=int(rng.integers(0, 3)))
+        except GraphError as e:
+            assert str(e)
+        else:
+            assert out["i_min"].shape == (3,)
