@@ -62,6 +62,8 @@ def fold_pads(records: list[Record], outputs: Sequence[int]) -> tuple[list[Recor
     input).  Runs in reverse order so ``Pad -> Pad -> Conv`` folds fully.
     """
     n = len(records)
+    if all(r.kind is not None for r in records):
+        return records, list(range(n))  # no Pad: nothing to fold or renumber
     uses: list[list[int]] = [[] for _ in range(n)]
     for i, r in enumerate(records):
         for p in r.inputs:

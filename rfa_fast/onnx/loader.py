@@ -10,6 +10,7 @@ op needs them (``values.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
@@ -119,10 +120,12 @@ def load_onnx(
     ctx.define(image, 0, layout, rank, False)
 
     for node in nodes:
-        op = node.op_type
-        if op in ("Shape", "Size"):
+        if node.op_type in ("Shape", "Size"):
             continue  # their outputs are shape arithmetic: constants for us
-        if not any(t in data for t in node.input if t):
+        for t in node.input:
+            if t in data:
+                break
+        else:
             if not node.has_graph or not any(t in data for t in node_inputs(node)):
                 continue  # constant computation
         handler_for(node)(ctx, node)
@@ -141,11 +144,28 @@ def load_onnx(
     return Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs)
 
 
+# Defaults of Node fields the loader does not set (should Node grow one).
+_NODE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Node) if f.default is not dataclasses.MISSING}
+_NODE_FACTORIES = [
+    (f.name, f.default_factory)
+    for f in dataclasses.fields(Node)
+    if f.default_factory is not dataclasses.MISSING and f.name != "attrs"
+]
+
+
 def _node(r: Record) -> Node:
-    return Node(
+    """The final Node.  Filled through ``__dict__``: a frozen dataclass's
+    ``__init__`` pays an ``object.__setattr__`` per field, 5x the cost, and
+    graphs can have a million nodes.  Same fields, same values."""
+    node = Node.__new__(Node)
+    d = node.__dict__
+    d.update(_NODE_DEFAULTS)
+    for name, factory in _NODE_FACTORIES:
+        d[name] = factory()
+    d.update(
         name=r.name,
         op=r.op,
-        kind=r.kind,  # type: ignore[arg-type]
+        kind=r.kind,
         inputs=tuple(r.inputs),
         kernel=r.kernel,
         stride=r.stride,
@@ -162,6 +182,7 @@ def _node(r: Record) -> Node:
         groups=r.groups,
         attrs=r.attrs,
     )
+    return node
 
 
 def _graph_name(label: str, graph: onnx.GraphProto) -> str:

@@ -409,6 +409,13 @@ def elementwise(ctx: Context, node: OpNode) -> None:
     ins = ctx.data_inputs(node)
     if not ins:
         return
+    first = ins[0]
+    if len(ins) == 1 or all(d is first for d in ins):
+        # The common case (activations, normalization, x * const): no rank change.
+        for t in node.output:
+            if t:
+                ctx.data[t] = first
+        return
     lead = _lead(ctx, node)
     assert lead is not None
     ranks = [d.rank for d in ins]

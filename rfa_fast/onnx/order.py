@@ -25,6 +25,9 @@ from ..errors import OnnxError
 from .values import attrs_of
 
 _GRAPH_TYPES = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+# Standard ops whose attributes never hold a subgraph: no need to scan them
+# (reading attributes through protobuf costs more than the rest of the node).
+_CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})
 
 
 class OpNode:
@@ -43,8 +46,11 @@ class OpNode:
         self.name: str = proto.name
         self.input: list[str] = list(proto.input)
         self.output: list[str] = list(proto.output)
-        attrs = proto.attribute
-        self.has_graph = bool(attrs) and any(a.type in _GRAPH_TYPES for a in attrs)
+        if self.domain in ("", "ai.onnx") and self.op_type not in _CONTROL_FLOW:
+            self.has_graph = False
+        else:
+            attrs = proto.attribute
+            self.has_graph = bool(attrs) and any(a.type in _GRAPH_TYPES for a in attrs)
         self._attrs: dict[str, Any] | None = None
 
     @property
