@@ -721,3 +721,25 @@ def test_no_image_input_and_no_dependent_output() -> None:
     )
     with pytest.raises(OnnxError, match="no graph output depends on the input"):
         load_onnx(detached)
+
+
+def test_old_opset_attribute_forms() -> None:
+    """Opset 9/10 keep axes, starts/ends and splits in attributes; softmax flattens from its axis."""
+    c, w = conv("x", "c", "conv", 3, 4, pads=[1, 1, 1, 1])
+    nodes = [
+        c,
+        helper.make_node("Slice", ["c"], ["s"], name="slice", starts=[0, 0], ends=[2, 30], axes=[1, 3]),
+        helper.make_node("Unsqueeze", ["s"], ["u"], name="unsq", axes=[0]),
+        helper.make_node("Squeeze", ["u"], ["q"], name="sq", axes=[0]),
+        helper.make_node("Split", ["q"], ["a", "b"], name="split", axis=1, split=[1, 1]),
+        helper.make_node("Softmax", ["a"], ["sm"], name="softmax", axis=1),
+        helper.make_node("Resize", ["b", "scales"], ["r"], name="resize"),
+        helper.make_node("Add", ["sm", "r"], ["y"], name="add"),
+    ]
+    g = quiet_load(model(nodes, inits=[w, const("scales", [1, 1, 1, 1], np.float32)], opset=10))
+    n = by_name(g)
+    assert n["slice"].kind == Kind.WINDOW and n["slice"].pad_end == (0, -2)
+    assert "unsq" not in n and "sq" not in n and "split:0" not in n and "resize" not in n
+    rep = rfa_fast.analyze(g)
+    assert rep.layer("softmax").global_context  # opset < 13: softmax over C, H and W
+    assert rep.layer("add").fmap == (32, 30) and rep.layer("add").rf_max == (3.0, 3.0)
