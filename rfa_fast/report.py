@@ -108,6 +108,7 @@ class Report:
         resolution: the input size per spatial axis.
         layers: one :class:`Layer` per node, in topological order.
         summary: border layers, counts, I_min, I_max, final field, cost.
+        raw: the core's arrays for this graph (see ``rfa_fast/_core.pyi``).
     """
 
     def __init__(self, graph: Graph, resolution: np.ndarray, raw: dict[str, np.ndarray]) -> None:
@@ -115,35 +116,10 @@ class Report:
         self.model = graph.name
         self.resolution = tuple(int(v) for v in resolution)
         self.raw = raw
-        layers = []
-        for i, node in enumerate(graph.nodes):
-            bits = int(raw["status"][0, i])
-            layers.append(
-                Layer(
-                    index=i,
-                    name=node.name,
-                    op=node.op,
-                    kind=KIND_NAMES[node.kind],
-                    kernel=tuple(node.kernel),
-                    stride=tuple(node.stride),
-                    dilation=tuple(node.dilation),
-                    rf_min=tuple(float(v) for v in raw["rf_min"][i]),
-                    rf_max=tuple(float(v) for v in raw["rf_max"][i]),
-                    jump=tuple(float(v) for v in raw["jump"][i]),
-                    center=tuple(float(v) for v in raw["center"][i]),
-                    fmap=tuple(int(v) for v in raw["fmap"][0, i]),
-                    status=_status_word(bits),
-                    partially_critical=bool(bits & Status.PARTIALLY_CRITICAL),
-                    global_context=bool(raw["global_context"][i]),
-                    connected=bool(raw["node_connected"][i]),
-                    aligned=bool(raw["node_aligned"][i]),
-                    params=int(raw["node_params"][i]),
-                    macs=int(raw["node_macs"][0, i]),
-                )
-            )
-        self.layers: list[Layer] = layers
+        self._layers: list[Layer] | None = None
+        border = np.flatnonzero(raw["status"][0] & Status.BORDER).tolist()
         self.summary: dict[str, Any] = {
-            "border_layers": [la.name for la in layers if la.status == "border"],
+            "border_layers": [graph.nodes[i].name for i in border],
             "n_unproductive": int(raw["n_unproductive"][0, 0]),
             "i_min": [float(v) for v in raw["i_min_axes"][0]],
             "i_max": [float(v) for v in raw["i_max_axes"][0]],
@@ -153,6 +129,49 @@ class Report:
             "macs_unproductive": int(raw["macs_unproductive"][0, 0]),
             "aligned": bool(raw["aligned"][0]),
         }
+
+    @property
+    def layers(self) -> list[Layer]:
+        """One :class:`Layer` per node, in topological order (built on first use)."""
+        if self._layers is None:
+            self._layers = self._build_layers()
+        return self._layers
+
+    def _build_layers(self) -> list[Layer]:
+        # One tolist() per array, not one numpy scalar per cell.
+        raw, graph = self.raw, self.graph
+        rf_min, rf_max = raw["rf_min"].tolist(), raw["rf_max"].tolist()
+        jump, center, fmap = raw["jump"].tolist(), raw["center"].tolist(), raw["fmap"][0].tolist()
+        status, macs = raw["status"][0].tolist(), raw["node_macs"][0].tolist()
+        gctx, conn = raw["global_context"].tolist(), raw["node_connected"].tolist()
+        aligned, params = raw["node_aligned"].tolist(), raw["node_params"].tolist()
+        layers = []
+        for i, node in enumerate(graph.nodes):
+            bits = status[i]
+            layers.append(
+                Layer(
+                    index=i,
+                    name=node.name,
+                    op=node.op,
+                    kind=KIND_NAMES[node.kind],
+                    kernel=node.kernel,
+                    stride=node.stride,
+                    dilation=node.dilation,
+                    rf_min=tuple(rf_min[i]),
+                    rf_max=tuple(rf_max[i]),
+                    jump=tuple(jump[i]),
+                    center=tuple(center[i]),
+                    fmap=tuple(fmap[i]),
+                    status=_status_word(bits),
+                    partially_critical=bool(bits & Status.PARTIALLY_CRITICAL),
+                    global_context=gctx[i],
+                    connected=conn[i],
+                    aligned=aligned[i],
+                    params=params[i],
+                    macs=macs[i],
+                )
+            )
+        return layers
 
     # -- convenient views ------------------------------------------------
     @property
