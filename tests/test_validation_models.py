@@ -15,12 +15,12 @@ on a tie: the stage's output side).
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+from onnx_scopes import stage_layer
 
 import rfa_fast
 from rfa_fast.onnx import OnnxWarning, load_onnx
@@ -42,25 +42,6 @@ TRUTH = _truth()
 STAGES = [(model, stage["name"]) for model, spec in TRUTH.items() for stage in spec["layers"]]
 
 
-def module_of(node_name: str) -> str | None:
-    """The PyTorch module path of an ONNX node name (README rule), None without a scope.
-
-    >>> module_of("/layer2/layer2.1/conv1/Conv"), module_of("/features/features.0/features.0.0/Conv")
-    ('layer2.1.conv1', 'features.0.0')
-    """
-    parts = [p for p in node_name.split("/") if p][:-1]  # the last part names the op
-    if not parts:
-        return None
-    module, prev = "", None
-    for part in parts:
-        if prev is not None and part.startswith(prev + "."):
-            module += part[len(prev) :]  # "p.i" right after "p": child i of p
-        else:
-            module = f"{module}.{part}" if module else part
-        prev = part
-    return module
-
-
 _cache: dict[str, tuple[rfa_fast.Graph, rfa_fast.Report, list[OnnxWarning]]] = {}
 
 
@@ -72,22 +53,6 @@ def loaded(model: str, file: str | None = None) -> tuple[rfa_fast.Graph, rfa_fas
             g = load_onnx(VALIDATION / "onnx" / file)
         _cache[file] = (g, rfa_fast.analyze(g), [w for w in caught if issubclass(w.category, OnnxWarning)])
     return _cache[file]
-
-
-def stage_layer(graph: rfa_fast.Graph, report: rfa_fast.Report, stage: str) -> rfa_fast.report.Layer:
-    if stage == "<output>":
-        return report.layers[graph.outputs[0]]
-    inside = []
-    for i, node in enumerate(graph.nodes):
-        m = module_of(node.name)
-        if (
-            m is not None
-            and (m == stage or m.startswith(stage + "."))
-            and all(map(math.isfinite, report.layers[i].rf_max))
-        ):
-            inside.append(i)
-    assert inside, f"no layer of {stage!r} in the loaded graph"
-    return report.layers[max(inside, key=lambda i: (report.layers[i].rf_max, i))]
 
 
 @pytest.mark.parametrize("model", list(TRUTH))

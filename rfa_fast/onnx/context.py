@@ -30,21 +30,53 @@ class Data:
     Attributes:
         node: index of the emitted record producing it.
         layout: the tensor axes holding spatial axes 0..D-1, or ``None`` once
-            the spatial structure is gone (after a Flatten; then ``is_global``).
+            the spatial structure is gone (after a Flatten; then ``is_global``,
+            or ``flat``).
         rank: the tensor's rank, when known.
         is_global: True when its field is already the whole input.
+        flat: set while a Reshape has merged the spatial axes with others but
+            no op has mixed positions yet (GroupNorm's ``Reshape ->
+            InstanceNorm -> Reshape``): the last shape and layout where the
+            axes were separate, and the Reshape's name.  A Reshape back to
+            that structure restores the layout (reshapes keep row-major
+            order); any other op sees the tensor as global.
     """
 
-    __slots__ = ("node", "layout", "rank", "is_global")
+    __slots__ = ("node", "layout", "rank", "is_global", "flat")
 
-    def __init__(self, node: int, layout: tuple[int, ...] | None, rank: int | None, is_global: bool) -> None:
+    def __init__(
+        self,
+        node: int,
+        layout: tuple[int, ...] | None,
+        rank: int | None,
+        is_global: bool,
+        flat: Flat | None = None,
+    ) -> None:
         self.node = node
         self.layout = layout
         self.rank = rank
         self.is_global = is_global
+        self.flat = flat
 
     def __repr__(self) -> str:
-        return f"Data(node={self.node}, layout={self.layout}, rank={self.rank}, global={self.is_global})"
+        return (
+            f"Data(node={self.node}, layout={self.layout}, rank={self.rank}, global={self.is_global}, flat={self.flat})"
+        )
+
+
+class Flat:
+    """Where a flattened tensor's spatial axes were (see :attr:`Data.flat`)."""
+
+    __slots__ = ("name", "shape", "layout", "materialized")
+
+    def __init__(self, name: str, shape: Shape, layout: tuple[int, ...]) -> None:
+        self.name = name
+        self.shape = shape
+        self.layout = layout
+        self.materialized: dict[int, Data] = {}
+
+    def __repr__(self) -> str:
+        return f"Flat({self.name!r}, {self.shape}, {self.layout})"
 
 
 class Record:
@@ -249,6 +281,18 @@ class Context:
             if t:
                 self.data[t] = Data(idx, layout, rank, is_global)
         return rec
+
+    def materialize(self, d: Data) -> Data:
+        """A flattened tensor used by an op that mixes positions: a GLOBAL node named after its Reshape."""
+        if d.flat is None:
+            return d
+        hit = d.flat.materialized.get(d.node)
+        if hit is None:
+            rec = self.record(d.flat.name, "Reshape", Kind.GLOBAL, [d])
+            del rec
+            hit = Data(len(self.records) - 1, None, d.rank, True)
+            d.flat.materialized[d.node] = hit
+        return hit
 
     def alias(
         self,

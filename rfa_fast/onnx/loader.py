@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import onnx
 
 from ..errors import OnnxError
 from ..graph import Graph, Node
 from ..kinds import Kind
+from . import ops
 from .context import Context, Data, Record
 from .fold import fold_pads
 from .ops import OPS, handler_for
@@ -52,6 +53,8 @@ _LAYOUT_WITNESSES = frozenset(
     }
 )
 _ELEMENTWISE = frozenset(k for k, v in OPS.items() if v.__name__ == "elementwise")
+# Handlers that understand flattened inputs (Data.flat); the others see them as global.
+_FLAT_AWARE = frozenset({ops.elementwise, ops.reshape, ops.context_norm})
 
 
 def load_onnx(
@@ -128,7 +131,11 @@ def load_onnx(
         else:
             if not node.has_graph or not any(t in data for t in node_inputs(node)):
                 continue  # constant computation
-        handler_for(node)(ctx, node)
+        handler = handler_for(node)
+        if handler in _FLAT_AWARE:
+            handler(ctx, node)
+        else:
+            _call_materialized(ctx, handler, node)
 
     outputs: list[int] = []
     for o in graph.output:
@@ -151,6 +158,21 @@ _NODE_FACTORIES = [
     for f in dataclasses.fields(Node)
     if f.default_factory is not dataclasses.MISSING and f.name != "attrs"
 ]
+
+
+def _call_materialized(ctx: Context, handler: Callable[[Context, OpNode], None], node: OpNode) -> None:
+    """Run ``handler`` with flattened inputs seen as global (see ``Data.flat``)."""
+    saved = []
+    for t in node.input:
+        d = ctx.data.get(t)
+        if d is not None and d.flat is not None:
+            saved.append((t, d))
+            ctx.data[t] = ctx.materialize(d)
+    try:
+        handler(ctx, node)
+    finally:
+        for t, d in saved:
+            ctx.data[t] = d
 
 
 def _node(r: Record) -> Node:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from ..kinds import Kind, PadMode, ResizeMode
-from .context import Context, Data
+from .context import Context, Data, Flat
 from .order import OpNode, node_inputs
 
 Handler = Callable[[Context, OpNode], None]
@@ -416,8 +416,8 @@ def elementwise(ctx: Context, node: OpNode) -> None:
             if t:
                 ctx.data[t] = first
         return
-    lead = _lead(ctx, node)
-    assert lead is not None
+    ins = [ctx.materialize(d) if d.flat is not None else d for d in ins]
+    lead = next((d for d in ins if not d.is_global and d.layout is not None), ins[0])
     ranks = [d.rank for d in ins]
     out_rank = None if any(r is None for r in ranks) else max(ranks)  # type: ignore[type-var]
     if out_rank is not None and lead.rank is not None:
@@ -468,6 +468,8 @@ def context_norm(ctx: Context, node: OpNode) -> None:
     Over channels only, they are pass-throughs.
     """
     x = ctx.first_input(node)
+    if x is not None and x.flat is not None and not x.is_global:
+        return _flat_context_norm(ctx, node, x)
     if x is None or x.is_global or x.layout is None:
         return elementwise(ctx, node)
     rank = _rank(ctx, x, node.input[0])
@@ -478,6 +480,27 @@ def context_norm(ctx: Context, node: OpNode) -> None:
     stats_data = Data(len(ctx.records) - 1, x.layout, x.rank, True)
     others = [d for d in ctx.data_inputs(node) if d is not x]
     ctx.emit(node, Kind.MERGE, [x, stats_data] + others)
+
+
+def _flat_context_norm(ctx: Context, node: OpNode, x: Data) -> None:
+    """InstanceNorm of a flattened map (GroupNorm): statistics over everything past axis 1.
+
+    Whether they span the merged spatial positions is read from the shapes:
+    the statistics axes cover every element of one (batch, group) slice, which
+    holds spatial positions unless the flattening kept them on axes 0-1.
+    """
+    rank = x.rank if x.rank is not None else _rank(ctx, x, node.input[0])
+    axes = _stat_axes(ctx, node, rank)
+    if axes is not None and rank is not None and not any(a >= 2 for a in axes):
+        return elementwise(ctx, node)
+    ctx.emit(node, Kind.GLOBAL, [x], outputs=(), name=f"{ctx.node_name(node)}/stats", layout=None, rank=x.rank)
+    stats = Data(len(ctx.records) - 1, None, x.rank, True)
+    rec_inputs = [x, stats]
+    ctx.emit(node, Kind.MERGE, rec_inputs, outputs=(), layout=None, rank=x.rank)
+    out = Data(len(ctx.records) - 1, None, x.rank, False, x.flat)
+    for t in node.output:
+        if t:
+            ctx.data[t] = out
 
 
 def _stat_axes(ctx: Context, node: OpNode, rank: int | None) -> set[int] | None:
@@ -525,13 +548,16 @@ def reshape(ctx: Context, node: OpNode) -> None:
     """Reshape: keeps the spatial axes when their sizes survive intact (ShuffleNet's channel shuffle).
 
     A spatial axis survives when some output axis has its size and the same
-    product of sizes before it (symbolic dims compare by name).  Otherwise the
-    map is flattened (tokens, vectors): GLOBAL.
+    product of sizes before it (symbolic dims compare by name).  Cutting an
+    axis into blocks or rebuilding it from blocks (PixelUnshuffle/PixelShuffle
+    as reshapes) is a WINDOW k=b, s=b or a nearest RESIZE by r (``_blocks``).
+    Otherwise the map is flattened: global as soon as an op mixes positions,
+    unless a Reshape restores the axes first (GroupNorm, ``Data.flat``).
     """
     x = ctx.first_input(node)
     if x is None:
         return
-    if x.is_global or x.layout is None:
+    if x.is_global or (x.layout is None and x.flat is None):
         return ctx.alias(node, x, layout=None, rank=None)
     s_in = ctx.shape(node.input[0])
     s_out = ctx.shape(node.output[0])
@@ -541,9 +567,35 @@ def reshape(ctx: Context, node: OpNode) -> None:
             s_out = _reshape_shape(s_in, target, bool(ctx.attrs(node).get("allowzero", 0)))
     if s_in is None or s_out is None:
         raise ctx.needs_resolution(node, "the shape of its input or output")
-    layout = _map_axes(s_in, s_out, x.layout)
+    if x.flat is not None:
+        # Back to the structure before the flattening (GroupNorm's second Reshape)?
+        layout = _map_axes(x.flat.shape, s_out, x.flat.layout)
+        if layout is not None:
+            return ctx.alias(node, x, layout=layout, rank=len(s_out))  # type: ignore[misc]
+        return ctx.data.__setitem__(node.output[0], Data(x.node, None, len(s_out), False, x.flat))
+    layout = _map_axes(s_in, s_out, x.layout)  # type: ignore[arg-type]
+    blocks = _blocks(s_in, s_out, x.layout) if layout is None else None  # type: ignore[arg-type]
+    if blocks is not None:
+        new, split, merge = blocks
+        cur = x
+        outs = [t for t in node.output if t]
+        if any(b > 1 for b in split):
+            rec = ctx.emit(
+                node, Kind.WINDOW, [cur], outputs=outs, layout=new, rank=len(s_out), kernel=split, stride=split
+            )
+            rec.attrs["reshape"] = "space_to_depth"
+            cur = ctx.data[outs[0]]
+        if any(r > 1 for r in merge):
+            name = ctx.node_name(node) + ("/upsample" if any(b > 1 for b in split) else "")
+            scale = tuple(float(r) for r in merge)
+            ctx.emit(node, Kind.RESIZE, [cur], outputs=outs, name=name, layout=new, rank=len(s_out), scale=scale)
+        return None
     if layout is None:
-        return ctx.emit(node, Kind.GLOBAL, [x], layout=None, rank=len(s_out))
+        if not all(isinstance(d, int) for d in s_in):
+            return ctx.emit(node, Kind.GLOBAL, [x], layout=None, rank=len(s_out))
+        # Flattened, not yet mixed: global only if an op mixes positions before a Reshape back.
+        flat = Flat(ctx.node_name(node), s_in, x.layout)  # type: ignore[arg-type]
+        return ctx.data.__setitem__(node.output[0], Data(x.node, None, len(s_out), False, flat))
     ctx.alias(node, x, layout=layout, rank=len(s_out))
 
 
@@ -594,6 +646,58 @@ def _map_axes(s_in: Sequence[object], s_out: Sequence[object], layout: tuple[int
             return None
         mapped.append(q)
     return tuple(mapped)
+
+
+def _blocks(
+    s_in: Sequence[object], s_out: Sequence[object], layout: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
+    """Spatial axes a reshape cuts into blocks or rebuilds from blocks (PixelUnshuffle/-Shuffle written as reshapes).
+
+    Returns (new layout, split factor per axis, merge factor per axis):
+    - split: axis ``n`` becomes ``(n/b, b, ...)``: the outer part stays
+      spatial and output unit i holds input units b·i .. b·i+b-1, a WINDOW
+      k=b, s=b once the inner part joins the channels;
+    - merge: axis ``n`` and the non-spatial axes right after it (the
+      faster-varying ones, of product r) become one axis of ``n·r``: unit i
+      reads unit floor(i/r), nearest upsampling by r.
+    Static shapes only; None when an axis is mixed any other way.
+    """
+    if not all(isinstance(d, int) for d in s_in) or not all(isinstance(d, int) for d in s_out):
+        return None
+    out_keys = [_prefix_key(s_out[:q]) for q in range(len(s_out))]
+    new, split, merge = [], [], []
+    for p in layout:
+        key = _prefix_key(s_in[:p])
+        n = int(s_in[p])  # type: ignore[call-overload]
+        found = None
+        for q in range(len(s_out)):
+            if out_keys[q] != key:
+                continue
+            m = int(s_out[q])  # type: ignore[call-overload]
+            if m == n:
+                found = (q, 1, 1)
+            elif m < n and n % m == 0 and q + 1 < len(s_out):
+                inner, r = 1, q + 1
+                while r < len(s_out) and inner < n // m:
+                    inner *= int(s_out[r])  # type: ignore[call-overload]
+                    r += 1
+                if inner == n // m:
+                    found = (q, n // m, 1)
+            elif m > n and m % n == 0:
+                inner, r = 1, p + 1
+                while r < len(s_in) and inner < m // n and r not in layout:
+                    inner *= int(s_in[r])  # type: ignore[call-overload]
+                    r += 1
+                if inner == m // n:
+                    found = (q, 1, m // n)
+            if found is not None:
+                break
+        if found is None:
+            return None
+        new.append(found[0])
+        split.append(found[1])
+        merge.append(found[2])
+    return tuple(new), tuple(split), tuple(merge)
 
 
 def flatten(ctx: Context, node: OpNode) -> None:
