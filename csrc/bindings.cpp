@@ -4,12 +4,15 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <unistd.h>
+
 #include <string>
 #include <thread>
 
 #include "rfa/batch.hpp"
 #include "rfa/chains.hpp"
 #include "rfa/engine.hpp"
+#include "rfa/parallel.hpp"
 #include "rfa/validate.hpp"
 
 namespace py = pybind11;
@@ -100,6 +103,21 @@ const int64_t* get_resolutions(const py::array& res_in, int D, int64_t* R, py::a
   return res;
 }
 
+// Refuse, before allocating, a job whose results and scratch would not fit
+// in the memory the machine has free: a clear error beats the OOM killer
+// ending a search loop hours into a run.
+void check_memory(double bytes, const char* what) {
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return;  // unknown: do not guess
+  const double avail = static_cast<double>(pages) * static_cast<double>(page);
+  if (bytes > 0.9 * avail) {
+    raise_graph_error(std::string(what) + " needs about " + std::to_string(static_cast<long long>(bytes / 1e6)) +
+                      " MB, more than the " + std::to_string(static_cast<long long>(avail / 1e6)) +
+                      " MB of free memory: screen the batch in chunks, or ask for fewer resolutions or no per-node "
+                      "results");
+  }
+}
+
 int check_threads(int threads) {
   if (threads < 0) raise_graph_error("threads must be >= 0 (0 = every core)");
   return threads;
@@ -140,6 +158,16 @@ py::dict analyze_batch(const py::dict& arrays, const py::array& resolutions, boo
   opt.threads = check_threads(threads);
   opt.i_min = i_min;
 
+  {
+    int64_t largest = 0;  // per-thread scratch grows with the largest graph
+    for (int64_t g = 0; g < b.B; ++g) largest = std::max(largest, gp[g + 1] - gp[g]);
+    largest = std::min(largest, b.N);  // a bad graph_ptr is for validation to report
+    const double D = b.D, nr = static_cast<double>(R);
+    double bytes = static_cast<double>(b.B) * (nr * 6 + D * 3 + 4) * 8;
+    if (per_node) bytes += static_cast<double>(b.N) * (D * 32 + 13 + nr * (D * 8 + 9));
+    bytes += static_cast<double>(largest) * (D * 120 + 16) * std::max(1, rfa::resolve_threads(threads));
+    check_memory(bytes, "this batch");
+  }
   py::dict out;
   rfa::Outputs o;
   alloc_graph_outputs(out, o, b.B, R, b.D);
@@ -215,6 +243,7 @@ py::dict screen_chains(const py::array& kernel, const py::array& stride, const p
   rfa::Options opt;
   opt.ignore_1x1 = ignore_1x1;
   opt.threads = check_threads(threads);
+  check_memory(static_cast<double>(c.B) * (static_cast<double>(R) * 6 + c.D * 3 + 4) * 8, "this chain batch");
   py::dict out;
   rfa::Outputs o;
   alloc_graph_outputs(out, o, c.B, R, c.D);

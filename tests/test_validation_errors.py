@@ -196,3 +196,33 @@ def test_random_garbage_never_crashes() -> None:
             assert str(e)
         else:
             assert out["i_min"].shape == (3,)
+
+
+def test_batch_too_large_for_memory_is_refused_before_allocating() -> None:
+    # 10^6 nodes at 2,000 resolutions with per-node results: about 50 GB.
+    n = 1_000_000
+    op = np.ones(n, np.uint8)
+    op[0] = 0
+    a = {
+        "graph_ptr": np.array([0, n], np.int64),
+        "op": op,
+        "pad_mode": np.zeros(n, np.uint8),
+        "ceil_mode": np.zeros(n, np.uint8),
+        "mode": np.zeros(n, np.uint8),
+        "weighted": np.zeros(n, np.uint8),
+        "c_in": np.zeros(n, np.int64),
+        "c_out": np.zeros(n, np.int64),
+        "groups": np.ones(n, np.int64),
+        "scale": np.ones((n, 2)),
+        "pred_ptr": np.concatenate([[0], np.arange(n, dtype=np.int64)]),
+        "pred": np.arange(n - 1, dtype=np.int32),
+    }
+    for key in ("kernel", "stride", "dilation"):
+        a[key] = np.ones((n, 2), np.int32)
+    for key in ("pad_begin", "pad_end"):
+        a[key] = np.zeros((n, 2), np.int32)
+    res = np.repeat(np.arange(1, 2001, dtype=np.int64)[:, None], 2, axis=1)
+    with pytest.raises(GraphError, match="MB of free memory"):
+        run(a, res, per_node=True)
+    out = run(a, res[:2], per_node=False)  # the same graph without per-node results is fine
+    assert out["i_min"][0] == 2.0  # 1x1 convs act like dense layers only on a 1x1 map
