@@ -134,6 +134,9 @@ class Record:
         self.pad_n: tuple[int | None, ...] | None = None
 
 
+_KEEP: Any = object()  # alias(): keep the source's layout / rank
+
+
 class Context:
     """State of one load: emitted records, data tensors, constants, shapes, notes."""
 
@@ -299,13 +302,13 @@ class Context:
         node: OpNode,
         src: Data,
         *,
-        layout: tuple[int, ...] | None = ...,
-        rank: int | None = ...,
+        layout: Any = _KEEP,
+        rank: Any = _KEEP,
         outputs: Sequence[str] | None = None,
-    ) -> None:  # type: ignore[assignment]
+    ) -> None:
         """Make the node's outputs point to ``src``'s producer (a pass-through)."""
-        lay = src.layout if layout is ... else layout
-        rk = src.rank if rank is ... else rank
+        lay = src.layout if layout is _KEEP else layout
+        rk = src.rank if rank is _KEEP else rank
         for t in node.output if outputs is None else outputs:
             if t:
                 self.data[t] = Data(src.node, lay, rk, src.is_global)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from fractions import Fraction
+from typing import Any
 
 from ..kinds import Kind, PadMode, ResizeMode
 from .context import Context, Data, Flat
@@ -148,8 +149,8 @@ def window(ctx: Context, node: OpNode) -> None:
     wi = _WEIGHT_INDEX.get(op)
     weighted = wi is not None
     wshape = None
-    if weighted and len(node.input) > wi and node.input[wi]:  # type: ignore[operator]
-        wshape = ctx.tensors.const_shape(node.input[wi])  # type: ignore[index]
+    if wi is not None and len(node.input) > wi and node.input[wi]:
+        wshape = ctx.tensors.const_shape(node.input[wi])
     kernel = _kernel(ctx, node, wshape)
     a = ctx.attrs(node)
     group = int(a.get("group", 1))
@@ -162,7 +163,7 @@ def window(ctx: Context, node: OpNode) -> None:
         and isinstance(wshape[1], int)
     ):
         c_out, c_in = int(wshape[0]), int(wshape[1]) * group
-    extra = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
+    extra: dict[str, Any] = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
     if x.is_global:
         # Geometry is moot on a global tensor (the field is already the whole
         # input); the kernel is kept when it fits, for parameter counts.
@@ -227,7 +228,7 @@ def transposed(ctx: Context, node: OpNode) -> None:
         and isinstance(wshape[1], int)
     ):
         c_in, c_out = int(wshape[0]), int(wshape[1]) * group
-    extra = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
+    extra: dict[str, Any] = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
     if x.is_global:
         k = kernel if len(kernel) == ctx.dims else (1,) * ctx.dims
         ctx.emit(node, Kind.WINDOW, [x], kernel=k, **extra)
@@ -564,7 +565,7 @@ def reshape(ctx: Context, node: OpNode) -> None:
     if s_out is None and s_in is not None and len(node.input) > 1:
         target = ctx.tensors.ints(node.input[1])
         if target is not None:
-            s_out = _reshape_shape(s_in, target, bool(ctx.attrs(node).get("allowzero", 0)))
+            s_out = _reshape_shape(s_in, target, bool(ctx.attrs(node).get("allowzero", 0)))  # type: ignore[assignment]
     if s_in is None or s_out is None:
         raise ctx.needs_resolution(node, "the shape of its input or output")
     if x.flat is not None:
@@ -592,7 +593,8 @@ def reshape(ctx: Context, node: OpNode) -> None:
         return None
     if layout is None:
         if not all(isinstance(d, int) for d in s_in):
-            return ctx.emit(node, Kind.GLOBAL, [x], layout=None, rank=len(s_out))
+            ctx.emit(node, Kind.GLOBAL, [x], layout=None, rank=len(s_out))
+            return
         # Flattened, not yet mixed: global only if an op mixes positions before a Reshape back.
         flat = Flat(ctx.node_name(node), s_in, x.layout)  # type: ignore[arg-type]
         return ctx.data.__setitem__(node.output[0], Data(x.node, None, len(s_out), False, flat))
@@ -748,7 +750,8 @@ def squeeze(ctx: Context, node: OpNode) -> None:
     if any(p in removed for p in x.layout):
         if x.is_global:
             return ctx.alias(node, x, layout=None, rank=rank - len(removed))
-        return ctx.emit(node, Kind.GLOBAL, [x], layout=None, rank=rank - len(removed))
+        ctx.emit(node, Kind.GLOBAL, [x], layout=None, rank=rank - len(removed))
+        return
     kept = [q for q in range(rank) if q not in removed]
     ctx.alias(node, x, layout=tuple(kept.index(p) for p in x.layout), rank=rank - len(removed))
 
@@ -801,6 +804,10 @@ def slice_(ctx: Context, node: OpNode) -> None:
         return ctx.alias(node, x)
     a = ctx.attrs(node)
     rank = _rank(ctx, x, node.input[0])
+    starts: list[int] | None
+    ends: list[int] | None
+    steps: list[int] | None
+    axes: list[int] | None
     if "starts" in a:
         starts, ends = list(a["starts"]), list(a["ends"])
         axes = list(a.get("axes", range(len(starts))))
@@ -885,8 +892,9 @@ def pad(ctx: Context, node: OpNode) -> None:
     a = ctx.attrs(node)
     rank = _rank(ctx, x, node.input[0])
     dynamic = False
+    pads: list[int] | None
     if "pads" in a or "paddings" in a:
-        pads = list(a.get("pads", a.get("paddings")))
+        pads = list(a.get("pads", a.get("paddings")) or ())
     else:
         pads = ctx.tensors.ints(node.input[1]) if len(node.input) > 1 and node.input[1] else None
         if pads is None:
@@ -910,8 +918,15 @@ def pad(ctx: Context, node: OpNode) -> None:
     rec.pad_begin, rec.pad_end = pb, pe
     rec.pad_dynamic = dynamic
     s = ctx.shape(node.input[0]) if dynamic else None
-    rec.pad_n = tuple(s[p] if s is not None and p < len(s) and isinstance(s[p], int) else None for p in x.layout)
+    rec.pad_n = tuple(_static_dim(s, p) for p in x.layout)
     ctx.define(node.output[0], len(ctx.records) - 1, x.layout, x.rank, False)
+
+
+def _static_dim(s: Sequence[object] | None, p: int) -> int | None:
+    if s is None or p >= len(s):
+        return None
+    d = s[p]
+    return d if isinstance(d, int) else None
 
 
 def gather(ctx: Context, node: OpNode) -> None:
@@ -959,7 +974,8 @@ def reduce(ctx: Context, node: OpNode) -> None:
         layout = x.layout if keep else None
         if x.is_global:
             return ctx.alias(node, x, layout=layout, rank=rank if keep else None)
-        return ctx.emit(node, Kind.GLOBAL, [x], layout=layout, rank=rank if keep else None)
+        ctx.emit(node, Kind.GLOBAL, [x], layout=layout, rank=rank if keep else None)
+        return
     if keep:
         return ctx.alias(node, x)
     assert reduced is not None
@@ -976,7 +992,7 @@ def gemm(ctx: Context, node: OpNode) -> None:
         ws = ctx.tensors.const_shape(node.input[1])
         if ws is not None and len(ws) == 2 and all(isinstance(v, int) for v in ws):
             k, n = (ws[1], ws[0]) if a.get("transB", 0) else (ws[0], ws[1])
-            c_in, c_out = int(k), int(n)  # type: ignore[call-overload]
+            c_in, c_out = int(k), int(n)  # type: ignore[arg-type]
     ctx.emit(node, Kind.GLOBAL, ins, layout=None, rank=2, weighted=bool(c_in), c_in=c_in, c_out=c_out)
 
 
@@ -1024,7 +1040,7 @@ def unknown(ctx: Context, node: OpNode) -> None:
         return elementwise(ctx, node)
     s_in = ctx.shape(src) if src else None
     keeps = s_in is not None and bool(node.output)
-    if keeps:
+    if s_in is not None and keeps:
         for out in node.output:
             if not out:
                 continue

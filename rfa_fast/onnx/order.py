@@ -132,16 +132,16 @@ def topological_order(nodes: Sequence[OpNode], label: str) -> list[OpNode]:
     if seen_ok:
         return list(nodes)
 
-    n = len(nodes)
-    indegree = [0] * n
-    consumers: list[list[int]] = [[] for _ in range(n)]
+    count = len(nodes)
+    indegree = [0] * count
+    consumers: list[list[int]] = [[] for _ in range(count)]
     for i, ins in enumerate(inputs):
         for p in {producer[t] for t in ins if t in producer}:
             indegree[i] += 1
             consumers[p].append(i)
     # Ready nodes are taken in file order (a stack of reversed indices keeps
     # the result close to the original order).
-    ready = [i for i in range(n - 1, -1, -1) if indegree[i] == 0]
+    ready = [i for i in range(count - 1, -1, -1) if indegree[i] == 0]
     order: list[int] = []
     while ready:
         i = ready.pop()
@@ -150,8 +150,8 @@ def topological_order(nodes: Sequence[OpNode], label: str) -> list[OpNode]:
             indegree[c] -= 1
             if indegree[c] == 0:
                 ready.append(c)
-    if len(order) < n:
-        stuck = next(i for i in range(n) if indegree[i] > 0)
+    if len(order) < count:
+        stuck = next(i for i in range(count) if indegree[i] > 0)
         name = nodes[stuck].name or (nodes[stuck].output[0] if nodes[stuck].output else f"#{stuck}")
         raise OnnxError(
             f"{label}: the graph has a cycle (node {name!r}, op {nodes[stuck].op_type}, is on or after one); "

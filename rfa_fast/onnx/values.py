@@ -335,7 +335,7 @@ class Tensors:
                 except Exception:
                     pass
         try:
-            proto = getattr(node, "proto", node)
+            proto = node.proto if hasattr(node, "proto") else node
             out = onnx.shape_inference.infer_node_outputs(
                 schema, proto, types, values, opset_imports=list(self._model.opset_import)
             )
@@ -387,7 +387,10 @@ def _shape_op(node: onnx.NodeProto, s: Shape | None) -> np.ndarray | None:
     if s is None or not all(isinstance(d, int) for d in s):
         return None
     if node.op_type == "Size":
-        return np.array(int(np.prod(s, dtype=np.int64)), dtype=np.int64)
+        size = 1
+        for d in s:
+            size *= int(d)  # type: ignore[arg-type]
+        return np.array(size, dtype=np.int64)
     a = attrs_of(node)
     r = len(s)
     start = a.get("start", 0)
@@ -480,7 +483,7 @@ def _cast(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarra
         return None
     to = attrs_of(node).get("to")
     try:
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(to)
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(int(to))  # type: ignore[arg-type]
     except Exception:
         return None
     return [np.asarray(args[0]).astype(dtype)]
@@ -490,14 +493,14 @@ def _gather(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndar
     if not _need(args, 2):
         return None
     axis = attrs_of(node).get("axis", 0)
-    return [np.take(args[0], np.asarray(args[1], dtype=np.int64), axis=axis)]
+    return [np.take(np.asarray(args[0]), np.asarray(args[1], dtype=np.int64), axis=axis)]
 
 
 def _concat(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray | None] | None:
     if not args or any(a is None for a in args):
         return None
     axis = attrs_of(node).get("axis", 0)
-    return [np.concatenate([np.atleast_1d(a) for a in args], axis=axis)]  # type: ignore[misc]
+    return [np.concatenate([np.atleast_1d(np.asarray(a)) for a in args], axis=axis)]
 
 
 def _unsqueeze(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray | None] | None:
@@ -581,13 +584,13 @@ def _range(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarr
     start, limit, delta = (np.asarray(a).reshape(()) for a in args[:3])  # type: ignore[union-attr]
     if delta == 0 or abs((limit - start) / delta) > MAX_ELEMENTS:
         return None
-    return [np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta))]
+    return [np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta))]  # type: ignore[call-overload]
 
 
 def _where(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray | None] | None:
     if not _need(args, 3):
         return None
-    return [np.where(args[0], args[1], args[2])]  # type: ignore[arg-type]
+    return [np.asarray(np.where(args[0], args[1], args[2]))]  # type: ignore[arg-type]
 
 
 def _reduce(fn: Callable[..., np.ndarray]) -> Callable[..., list[np.ndarray | None] | None]:
@@ -632,8 +635,8 @@ def _split(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarr
         sizes = [int(v) for v in np.asarray(args[1]).reshape(-1)]
     n_out = len(node.output)
     if sizes is None:
-        return list(np.array_split(x, n_out, axis=axis))
-    return list(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+        return [np.asarray(p) for p in np.array_split(x, n_out, axis=axis)]
+    return [np.asarray(p) for p in np.split(x, np.cumsum(sizes)[:-1], axis=axis)]
 
 
 def _identity(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray | None] | None:
