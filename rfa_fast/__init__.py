@@ -16,6 +16,7 @@ layer earns its cost; for one model or millions of candidates per second.
 
 from __future__ import annotations
 
+from . import zoo
 from .api import analyze, screen, screen_chains
 from .batch import GraphBatch
 from .errors import GraphError, OnnxError, ResolutionError, RfaError, SpecError, UnsupportedOpError
@@ -55,4 +56,5 @@ __all__ = [
     "load_onnx",
     "screen",
     "screen_chains",
+    "zoo",
 ]
