@@ -21,6 +21,7 @@ from .api import analyze, screen, screen_chains
 from .batch import GraphBatch
 from .errors import GraphError, OnnxError, ResolutionError, RfaError, SpecError, UnsupportedOpError
 from .graph import Graph, GraphBuilder, Node
+from .onnx_screen import OnnxScreenResult, screen_onnx
 from .kinds import Kind, PadMode, ResizeMode, Status
 from .report import Report
 from .results import ScreenResult
@@ -43,6 +44,7 @@ __all__ = [
     "Kind",
     "Node",
     "OnnxError",
+    "OnnxScreenResult",
     "PadMode",
     "Report",
     "ResizeMode",
@@ -56,5 +58,6 @@ __all__ = [
     "load_onnx",
     "screen",
     "screen_chains",
+    "screen_onnx",
     "zoo",
 ]

@@ -61,6 +61,28 @@ class ScreenResult:
         self.resolutions = resolutions
         self.names = list(names) if names is not None else None
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[ScreenResult]) -> ScreenResult:
+        """One result holding the graphs of ``parts`` in order (all screened at the same resolutions).
+
+        >>> import rfa_fast
+        >>> a = rfa_fast.screen_chains([[3] * 4], [[1] * 4], resolutions=[8, 16])
+        >>> b = rfa_fast.screen_chains([[3] * 4] * 2, [[2] * 4] * 2, resolutions=[8, 16])
+        >>> ScreenResult.concatenate([a, b]).n_unproductive.tolist()
+        [[0, 0], [2, 1], [2, 1]]
+        """
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        first = parts[0]
+        for i, p in enumerate(parts[1:], start=1):
+            if not np.array_equal(p.resolutions, first.resolutions):
+                raise ValueError(f"part {i} was screened at {p.resolutions.tolist()}, part 0 at {first.resolutions.tolist()}")
+            if p.rf_max.shape[1:] != first.rf_max.shape[1:]:
+                raise ValueError(f"part {i} has {p.rf_max.shape[1]} spatial axes, part 0 has {first.rf_max.shape[1]}")
+        raw = {("graph_rf_max" if f == "rf_max" else f): np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS}
+        names = None if any(p.names is None for p in parts) else [n for p in parts for n in (p.names or [])]
+        return ScreenResult(raw, first.resolutions, names)
+
     def __len__(self) -> int:
         return int(self.i_min.shape[0])
 

@@ -1,0 +1,95 @@
+"""screen_onnx: a directory of ONNX files in one screen, per-file errors collected, progress on stderr."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rfa_fast
+from rfa_fast import GraphBatch
+from rfa_fast.onnx_screen import OnnxScreenResult, _Progress, onnx_paths
+
+pytest.importorskip("onnx")
+
+VALIDATION = Path(__file__).resolve().parents[2] / "shared" / "validation" / "onnx"
+MODELS = sorted(VALIDATION.glob("*.graph.onnx"))
+pytestmark = pytest.mark.skipif(not MODELS, reason=f"no validation models in {VALIDATION}")
+
+
+@pytest.fixture()
+def model_dir(tmp_path: Path) -> Path:
+    """The validation models plus a truncated file and a file that is not ONNX."""
+    for m in MODELS:
+        (tmp_path / m.name).symlink_to(m)
+    (tmp_path / "broken.onnx").write_bytes(MODELS[0].read_bytes()[:200])
+    sub = tmp_path / "more"
+    sub.mkdir()
+    (sub / "text.onnx").write_text("not a model")
+    return tmp_path
+
+
+def test_directory_equals_screen_of_the_loaded_graphs(model_dir: Path) -> None:
+    r = rfa_fast.screen_onnx(model_dir, [32, 224], progress=False)
+    assert isinstance(r, OnnxScreenResult) and isinstance(r, rfa_fast.ScreenResult)
+    expected_paths = sorted(str(p) for p in model_dir.rglob("*.onnx"))
+    good = [p for p in expected_paths if not p.endswith(("broken.onnx", "text.onnx"))]
+    assert r.names == good == r.paths
+    assert list(r.errors) == [str(model_dir / "broken.onnx"), str(model_dir / "more" / "text.onnx")]
+    assert all(msg.split(":")[0].endswith("Error") for msg in r.errors.values())
+
+    direct = rfa_fast.screen(GraphBatch.from_graphs([rfa_fast.load_onnx(p) for p in good]), [32, 224])
+    for f in rfa_fast.ScreenResult.FIELDS:
+        assert np.array_equal(getattr(r, f), getattr(direct, f), equal_nan=True), f
+    assert r.result.names == good and not hasattr(r.result, "errors")
+    assert repr(r).startswith("<OnnxScreenResult") and "2 failed" in repr(r)
+
+
+def test_list_of_paths_keeps_the_order_given(model_dir: Path) -> None:
+    paths = [MODELS[2], model_dir / "missing.onnx", MODELS[0]]
+    r = rfa_fast.screen_onnx(paths, 64, progress=False)
+    assert r.names == [str(MODELS[2]), str(MODELS[0])]
+    assert list(r.errors) == [str(model_dir / "missing.onnx")]
+
+
+def test_parallel_loading_gives_the_same_result(model_dir: Path) -> None:
+    one = rfa_fast.screen_onnx(model_dir, 64, progress=False)
+    two = rfa_fast.screen_onnx(model_dir, 64, progress=False, jobs=2)
+    assert one.names == two.names and one.errors.keys() == two.errors.keys()
+    assert np.array_equal(one.n_unproductive, two.n_unproductive) and np.array_equal(one.i_min, two.i_min)
+
+
+def test_all_files_failing_gives_an_empty_result(tmp_path: Path) -> None:
+    (tmp_path / "a.onnx").write_text("nope")
+    r = rfa_fast.screen_onnx([tmp_path / "a.onnx"], [32, 64], progress=False)
+    assert len(r) == 0 and r.n_unproductive.shape == (0, 2) and r.rf_max.shape == (0, 2)
+    assert list(r.errors) == [str(tmp_path / "a.onnx")]
+
+
+def test_progress_bar_on_stderr(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rfa_fast.screen_onnx(model_dir, 32, progress=True)
+    err = capsys.readouterr().err
+    n = len(onnx_paths(model_dir))
+    assert f"{n}/{n}" in err and "[" in err and err.endswith("\n")
+    rfa_fast.screen_onnx(model_dir, 32, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_draws_fractions() -> None:
+    out = io.StringIO()
+    bar = _Progress(4, True, stream=out, width=8)
+    for i in range(4):
+        bar._last = 0.0  # redraw every step
+        bar.update(f"f{i}")
+    bar.close()
+    assert "[##......] 1/4 f0" in out.getvalue() and "[########] 4/4 f3" in out.getvalue()
+
+
+def test_onnx_paths_expands_directories(tmp_path: Path) -> None:
+    shutil.copy(MODELS[0], tmp_path / "b.onnx")
+    (tmp_path / "notes.txt").write_text("")
+    assert onnx_paths(tmp_path) == [str(tmp_path / "b.onnx")]
+    assert onnx_paths([tmp_path, "x.onnx"]) == [str(tmp_path / "b.onnx"), "x.onnx"]
