@@ -21,10 +21,12 @@ from .api import analyze, screen, screen_chains
 from .batch import GraphBatch
 from .errors import GraphError, OnnxError, ResolutionError, RfaError, SpecError, UnsupportedOpError
 from .graph import Graph, GraphBuilder, Node
-from .onnx_screen import OnnxScreenResult, screen_onnx
 from .kinds import Kind, PadMode, ResizeMode, Status
+from .onnx_screen import OnnxScreenResult, screen_onnx
+from .refine import Suggestion, refine
 from .report import Report
 from .results import ScreenResult
+from .trim import TrimSuggestion, trim
 
 __version__ = "0.1.0"
 
@@ -53,11 +55,15 @@ __all__ = [
     "ScreenResult",
     "SpecError",
     "Status",
+    "Suggestion",
+    "TrimSuggestion",
     "UnsupportedOpError",
     "analyze",
     "load_onnx",
+    "refine",
     "screen",
     "screen_chains",
+    "trim",
     "screen_onnx",
     "zoo",
 ]

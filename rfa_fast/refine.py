@@ -1,0 +1,396 @@
+"""Receptive field refinement (Richter & Pal 2022): change downsampling, keep the parameters.
+
+For a network and a training resolution I_res, :func:`refine` proposes edits
+of its downsampling (a stride set to 1, a stride moved to a later layer of the
+same stage, a pool removed, the stem stride halved; singly and in pairs),
+screens every candidate in one call of the core, and ranks them: I_min at or
+below I_res and as close to it as possible (the paper moves I_min just below
+I_res), then the fewest unproductive layers at I_res, then the smallest MAC
+increase.  Every edit keeps the parameter count (asserted).  A
+:class:`Suggestion` says in words what changes, carries the refined
+:class:`~rfa_fast.graph.Graph` and writes the same edits into the ONNX model
+(:meth:`Suggestion.apply_onnx`).  Decisions and limits: ``docs/refine.md``.
+
+>>> import rfa_fast
+>>> b = rfa_fast.GraphBuilder("vgg3")
+>>> x, c_in = b.input(), 3
+>>> for i, c in enumerate((16, 32, 64), start=1):
+...     x = b.conv(x, 3, pad=1, c_in=c_in, c_out=c, name=f"conv{i}")
+...     x = b.conv(x, 3, pad=1, c_in=c, c_out=c, name=f"conv{i}b")
+...     x = b.pool(x, 2, name=f"pool{i}")
+...     c_in = c
+>>> g = b.build()
+>>> s = rfa_fast.refine(g, 32)
+>>> s.i_min, s.n_unproductive
+(33.0, 1)
+>>> print(s[0].describe())
+move the stride 2 of pool 'pool1' to conv 'conv2'
+I_min 33 -> 31 px (I_res 32: at or below), unproductive layers at 32 px: 1 -> 0, MACs 9.88M -> 9.88M (+0%), params 71.9k (unchanged)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _core
+from .api import analyze, resolutions_array, screen
+from .batch import GraphBatch
+from .errors import ResolutionError, RfaError
+from .graph import Graph
+from .refine_candidates import Candidate, NodeChange, Structure, apply_changes, candidates, edit_rows, tile_arrays
+from .report import fmt_axes, fmt_count
+
+if TYPE_CHECKING:  # onnx costs ~0.5 s to import: only apply_onnx needs it
+    from .onnx_edit import ModelSource, OnnxEdit
+
+
+class RefineError(RfaError, ValueError):
+    """Refinement cannot run on this graph or resolution."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One node's change, as :meth:`Suggestion.describe` prints it.
+
+    ``layer`` is ``"conv"`` (weighted) or ``"pool"``; ``remove`` replaces a
+    pool by the identity; ``kernel`` is set only for a re-frozen adaptive pool.
+    """
+
+    node: str
+    op: str
+    layer: str
+    stride: tuple[tuple[int, ...], tuple[int, ...]]
+    remove: bool = False
+    kernel: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    def __str__(self) -> str:
+        if self.remove:
+            return f"remove {self.layer} {self.node!r}"
+        text = f"{self.layer} {self.node!r}: "
+        if self.kernel is not None:
+            text += f"kernel {fmt_axes(self.kernel[0])} -> {fmt_axes(self.kernel[1])}, "
+        return text + f"stride {fmt_axes(self.stride[0])} -> {fmt_axes(self.stride[1])}"
+
+    def to_onnx(self) -> OnnxEdit:
+        from .onnx_edit import OnnxEdit
+
+        return OnnxEdit(
+            self.node,
+            self.op,
+            stride=None if self.remove else self.stride[1],
+            kernel=None if self.kernel is None else self.kernel[1],
+            remove=self.remove,
+        )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A refinement of a graph at a training resolution: what changes, and what it gives.
+
+    Attributes:
+        actions: the edits in words, one per atomic edit (a move, a removed
+            pool, a group of parallel strided branches...).
+        edits: every node change (:class:`Edit`), including a re-frozen
+            adaptive pool in front of a flatten head.
+        resolution: the training resolution I_res (square).
+        i_min_before, i_min: the smallest square resolution with no
+            unproductive layer, before and after.
+        n_unproductive_before, n_unproductive: unproductive layers at I_res.
+        macs_before, macs: total MACs at I_res.
+        params: the parameter count (the same before and after).
+        rank: 0 for the best suggestion.
+        graph: the refined graph.
+    """
+
+    actions: tuple[str, ...]
+    edits: tuple[Edit, ...]
+    resolution: int
+    i_min_before: float
+    i_min: float
+    n_unproductive_before: int
+    n_unproductive: int
+    macs_before: int
+    macs: int
+    params: int
+    rank: int
+    graph: Graph = field(compare=False, repr=False)
+
+    @property
+    def feasible(self) -> bool:
+        """I_min <= I_res: no unproductive layer at the training resolution."""
+        return self.i_min <= self.resolution
+
+    @property
+    def macs_increase(self) -> float:
+        """MACs after / before - 1 (0.5 = 50% more)."""
+        return self.macs / self.macs_before - 1 if self.macs_before else 0.0
+
+    def describe(self) -> str:
+        """The edits, one per line, then the numbers.
+
+        >>> import rfa_fast
+        >>> b = rfa_fast.GraphBuilder("net")
+        >>> x = b.conv(b.input(), 3, 2, pad=1, c_in=3, c_out=8, name="stem")
+        >>> x = b.conv(x, 3, pad=1, c_in=8, c_out=8, name="conv")
+        >>> print(rfa_fast.refine(b.build(), 4)[0].describe())
+        move the stride 2 of conv 'stem' to conv 'conv'
+        I_min 7 -> 4 px (I_res 4: at or below), unproductive layers at 4 px: 1 -> 0, MACs 3.17k -> 5.76k (+82%), params 792 (unchanged)
+        """
+        i_res = self.resolution
+        where = "at or below" if self.feasible else "still above"
+        if self.feasible and self.i_min_before <= i_res:
+            where += "; it was already"
+        nums = (
+            f"I_min {_px(self.i_min_before)} -> {_px(self.i_min)} px (I_res {i_res}: {where}), "
+            f"unproductive layers at {i_res} px: {self.n_unproductive_before} -> {self.n_unproductive}, "
+            f"MACs {fmt_count(self.macs_before)} -> {fmt_count(self.macs)} ({100 * self.macs_increase:+.0f}%), "
+            f"params {fmt_count(self.params)} (unchanged)"
+        )
+        return "\n".join([*self.actions, nums])
+
+    def __str__(self) -> str:
+        return f"#{self.rank}: " + "; ".join(self.actions) + f" (I_min {_px(self.i_min_before)} -> {_px(self.i_min)})"
+
+    def apply_onnx(self, model_or_path: ModelSource, out_path: str | os.PathLike[str] | None = None, *,
+                   verify: bool = True) -> Any:  # fmt: skip
+        """Write these edits into the ONNX model; returns the refined ``onnx.ModelProto``.
+
+        Strides change (``strides``; ``kernel_shape`` too for a re-frozen
+        adaptive pool), a removed pool becomes an ``Identity`` node with the
+        same name and tensors; pads are not touched; weights are never read
+        and external-data references are written unchanged (a weightless
+        export stays weightless).  The result must pass ``onnx.checker`` and
+        strict shape inference, without weights.
+
+        Args:
+            model_or_path: the model the suggestion's graph was loaded from
+                (a path or a ``ModelProto``; the latter is not modified).
+            out_path: where to write the refined model (optional).
+            verify: reload the refined model with :func:`rfa_fast.load_onnx`
+                and check that it analyzes to the predicted I_min.
+
+        Raises:
+            OnnxEditError: a node is missing, the refined model is invalid, or
+                (``verify``) it does not reload with the predicted I_min.
+        """
+        from .onnx_edit import OnnxEditError, apply_edits
+        from .onnx_loader import load_onnx
+
+        model = apply_edits(model_or_path, [e.to_onnx() for e in self.edits], out_path)
+        if verify:
+            got = analyze(load_onnx(model), self.resolution).i_min
+            if got != self.i_min:
+                raise OnnxEditError(
+                    f"the refined model analyzes to I_min {_px(got)} px, the suggestion predicted {_px(self.i_min)}: "
+                    "the model is not the one the suggestion's graph was loaded from"
+                )
+        return model
+
+
+class Suggestions(list):  # type: ignore[type-arg]
+    """The ranked :class:`Suggestion` list :func:`refine` returns, with the baseline.
+
+    Attributes:
+        graph: the graph refined; ``resolution``: I_res.
+        i_min, n_unproductive, macs, params: the unedited graph's numbers.
+        n_candidates: candidates screened (in one call of the core).
+        dropped: candidates left out, by reason: ``"misaligned"`` (a merge
+            would get inputs of different jumps or centers), ``"head"`` (a
+            flatten head's input size would change: its parameter count
+            would), ``"disconnected"``.
+        seconds: wall time of the whole :func:`refine` call.
+    """
+
+    graph: Graph
+    resolution: int
+    i_min: float
+    n_unproductive: int
+    macs: int
+    params: int
+    n_candidates: int
+    dropped: dict[str, int]
+    seconds: float
+
+    @property
+    def already_feasible(self) -> bool:
+        """The unedited graph has I_min <= I_res: every edit here only lowers I_min further."""
+        return self.i_min <= self.resolution
+
+    def __str__(self) -> str:
+        note = f" (I_min <= {self.resolution} already: no edit is needed)" if self.already_feasible else ""
+        head = (
+            f"{self.graph.name} at {self.resolution} px: I_min {_px(self.i_min)}, {self.n_unproductive} unproductive, "
+            f"MACs {fmt_count(self.macs)}, params {fmt_count(self.params)}; {self.n_candidates} candidates screened, "
+            f"{len(self)} kept ({self.seconds * 1e3:.0f} ms){note}"
+        )
+        return "\n".join([head] + [str(s) for s in self[:10]])
+
+
+def _px(v: float) -> str:
+    return "inf" if math.isinf(v) else ("nan" if math.isnan(v) else str(int(v)))
+
+
+def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: bool = False,
+           limit: int | None = None) -> Suggestions:  # fmt: skip
+    """Rank downsampling edits of ``graph`` for training at ``resolution`` px.
+
+    Args:
+        graph: the network (from :func:`rfa_fast.load_onnx`, the builder or the zoo).
+        resolution: the training resolution I_res (square, an int).
+        max_pairs: at most this many pairs of edits (primary pairs first, then
+            a move with a primary edit).
+        ignore_1x1: do not rate 1x1 layers (as in :func:`rfa_fast.analyze`).
+        limit: keep only the best ``limit`` suggestions.
+
+    Returns:
+        :class:`Suggestions`, best first: I_min <= I_res and closest to it,
+        then fewest unproductive layers at I_res, then fewest MACs, then fewer
+        edits.
+
+    >>> import rfa_fast
+    >>> s = rfa_fast.refine(rfa_fast.zoo.resnet50(), 64)
+    >>> s.i_min, s[0].i_min, s[0].actions
+    (97.0, 49.0, ("conv 'layer4.0.conv2' and conv 'layer4.0.downsample.0': stride 2 -> 1 (parallel branches of merge 'layer4.0')",))
+    """
+    t0 = time.perf_counter()
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise ResolutionError(f"refine() takes one square training resolution (an int), got {resolution!r}")
+    i_res = int(resolution)
+    if max_pairs < 0:
+        raise RefineError(f"max_pairs must be >= 0, got {max_pairs}")
+    base = analyze(graph, i_res, ignore_1x1=ignore_1x1)
+    s = Structure(graph, base.raw)
+    cands, n_inconsistent = candidates(s, max_pairs)
+    n = len(graph)
+    arrays = tile_arrays(graph.to_arrays(), len(cands) + 1)  # row block 0: the graph unedited
+    for b, c in enumerate(cands, start=1):
+        for ch in c.changes:
+            edit_rows(arrays, b * n + ch.index, ch)
+    extra, head_drop = _fit_heads(s, arrays, len(cands), i_res, ignore_1x1)
+    names = [graph.name] + [f"{graph.name}+{b}" for b in range(1, len(cands) + 1)]
+    res = screen(GraphBatch(arrays, names=names), i_res, ignore_1x1=ignore_1x1, i_min=True)
+
+    i_min = res.i_min
+    n_unp = res.n_unproductive[:, 0]
+    macs = res.macs[:, 0]
+    dropped = {"misaligned": n_inconsistent, "head": len(head_drop), "disconnected": 0}
+    kept = []
+    for b in range(1, len(cands) + 1):
+        if b in head_drop:
+            continue
+        if not res.connected[b]:
+            dropped["disconnected"] += 1
+            continue
+        if res.aligned[0] and not res.aligned[b]:
+            dropped["misaligned"] += 1
+            continue
+        if res.params[b] != res.params[0]:  # the invariant of every edit: a bug if it fails
+            raise AssertionError(f"candidate {cands[b - 1].signature} changes the parameter count")
+        kept.append(b)
+
+    def key(b: int) -> tuple[Any, ...]:
+        v = float(i_min[b])
+        gap = abs(i_res - v) if math.isfinite(v) else math.inf
+        return (v > i_res, gap, int(n_unp[b]), int(macs[b]), len(cands[b - 1].atoms), str(cands[b - 1].signature))
+
+    kept.sort(key=key)
+    if limit is not None:
+        kept = kept[: max(0, limit)]
+    out = Suggestions(
+        _suggestion(s, cands[b - 1], extra.get(b, ()), rank, i_res, res, b) for rank, b in enumerate(kept)
+    )
+    out.graph, out.resolution = graph, i_res
+    out.i_min, out.n_unproductive = float(i_min[0]), int(n_unp[0])
+    out.macs, out.params = int(macs[0]), int(res.params[0])
+    out.n_candidates, out.dropped = len(cands), dropped
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _fit_heads(s: Structure, arrays: dict[str, np.ndarray], n_cands: int, i_res: int,
+               ignore_1x1: bool) -> tuple[dict[int, tuple[tuple[NodeChange, str], ...]], set[int]]:  # fmt: skip
+    """Keep flatten heads' inputs at their nominal size; returns re-frozen pools and dropped candidates.
+
+    A flatten head's weights are sized for the feature map at the nominal
+    input size (``graph.input_shape``, else I_res).  Per candidate: a
+    re-freezable adaptive pool in front of it gets ``kernel = stride =
+    n_in / n_out`` (as PyTorch's adaptive pool would), written into the batch;
+    any other change of the head's input size drops the candidate.  One extra
+    feature-map pass of the core, only for graphs with such a head.
+    """
+    if not s.heads or n_cands == 0:
+        return {}, set()
+    g = s.graph
+    nominal = g.input_shape if g.input_shape is not None else (i_res,) * g.dims
+    raw = _core.analyze_batch(arrays, resolutions_array(tuple(nominal), g.dims), ignore_1x1, 0, True, False)
+    fmap = raw["fmap"][0]
+    n = len(g)
+    extra: dict[int, tuple[tuple[NodeChange, str], ...]] = {}
+    drop: set[int] = set()
+    for b in range(1, n_cands + 1):
+        changes = []
+        for h in s.heads:
+            out0 = fmap[h.feeder]
+            if not h.refreeze:
+                if not np.array_equal(fmap[b * n + h.feeder], out0):
+                    drop.add(b)
+                continue
+            src = g.nodes[h.feeder].inputs[0]
+            fin, fin0 = fmap[b * n + src], fmap[src]
+            if np.array_equal(fin, fin0):
+                continue
+            if (out0 < 1).any() or (fin % out0).any() or (fin < out0).any():
+                drop.add(b)
+                continue
+            k = tuple(int(v) for v in fin // out0)
+            ch = NodeChange(h.feeder, stride=k, kernel=k)
+            edit_rows(arrays, b * n + h.feeder, ch)
+            node = g.nodes[h.feeder]
+            changes.append(
+                (
+                    ch,
+                    f"pool {node.name!r}: kernel {fmt_axes(node.kernel)} -> {fmt_axes(k)}, stride {fmt_axes(node.stride)} "
+                    f"-> {fmt_axes(k)} (the adaptive pool in front of the flatten head, re-frozen for the new feature map: "
+                    f"the head keeps its {fmt_axes(tuple(int(v) for v in out0))} input)",
+                )
+            )
+        if changes and b not in drop:
+            extra[b] = tuple(changes)
+    return extra, drop
+
+
+def _suggestion(s: Structure, cand: Candidate, extra: tuple[tuple[NodeChange, str], ...], rank: int, i_res: int,
+                res: Any, b: int) -> Suggestion:  # fmt: skip
+    changes = cand.changes + tuple(c for c, _ in extra)
+    edits = []
+    for c in changes:
+        node = s.nodes[c.index]
+        layer = "conv" if node.weighted else "pool"
+        new_stride = (1,) * s.graph.dims if c.remove else (c.stride or node.stride)
+        kernel = (node.kernel, c.kernel) if c.kernel is not None else None
+        edits.append(Edit(node.name, node.op, layer, (node.stride, new_stride), c.remove, kernel))
+    actions = [a.label for a in cand.atoms] + [text for _, text in extra]
+    graph = apply_changes(s.graph, changes)
+    return Suggestion(
+        actions=tuple(actions),
+        edits=tuple(edits),
+        resolution=i_res,
+        i_min_before=float(res.i_min[0]),
+        i_min=float(res.i_min[b]),
+        n_unproductive_before=int(res.n_unproductive[0, 0]),
+        n_unproductive=int(res.n_unproductive[b, 0]),
+        macs_before=int(res.macs[0, 0]),
+        macs=int(res.macs[b, 0]),
+        params=int(res.params[b]),
+        rank=rank,
+        graph=graph,
+    )
+
+
+__all__ = ["Edit", "RefineError", "Suggestion", "Suggestions", "refine"]
