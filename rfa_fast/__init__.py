@@ -63,7 +63,7 @@ __all__ = [
     "refine",
     "screen",
     "screen_chains",
-    "trim",
     "screen_onnx",
+    "trim",
     "zoo",
 ]

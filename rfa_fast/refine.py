@@ -203,7 +203,8 @@ class Suggestions(list):  # type: ignore[type-arg]
         dropped: candidates left out, by reason: ``"misaligned"`` (a merge
             would get inputs of different jumps or centers), ``"head"`` (a
             flatten head's input size would change: its parameter count
-            would), ``"disconnected"``.
+            would), ``"disconnected"``, ``"redundant"`` (a pair one of whose
+            edits alone gives the same I_min and unproductive count).
         seconds: wall time of the whole :func:`refine` call.
     """
 
@@ -279,7 +280,10 @@ def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: 
     i_min = res.i_min
     n_unp = res.n_unproductive[:, 0]
     macs = res.macs[:, 0]
-    dropped = {"misaligned": n_inconsistent, "head": len(head_drop), "disconnected": 0}
+    dropped = {"misaligned": n_inconsistent, "head": len(head_drop), "disconnected": 0, "redundant": 0}
+    # a pair is redundant when one of its edits alone gives the same I_min and
+    # unproductive count: the other edit only adds MACs
+    single = {cands[b - 1].atoms[0]: b for b in range(1, len(cands) + 1) if len(cands[b - 1].atoms) == 1}
     kept = []
     for b in range(1, len(cands) + 1):
         if b in head_drop:
@@ -292,6 +296,12 @@ def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: 
             continue
         if res.params[b] != res.params[0]:  # the invariant of every edit: a bug if it fails
             raise AssertionError(f"candidate {cands[b - 1].signature} changes the parameter count")
+        atoms = cands[b - 1].atoms
+        if len(atoms) > 1 and any(
+            a in single and i_min[single[a]] == i_min[b] and n_unp[single[a]] == n_unp[b] for a in atoms
+        ):
+            dropped["redundant"] += 1
+            continue
         kept.append(b)
 
     def key(b: int) -> tuple[Any, ...]:
@@ -357,7 +367,7 @@ def _fit_heads(s: Structure, arrays: dict[str, np.ndarray], n_cands: int, i_res:
                     ch,
                     f"pool {node.name!r}: kernel {fmt_axes(node.kernel)} -> {fmt_axes(k)}, stride {fmt_axes(node.stride)} "
                     f"-> {fmt_axes(k)} (the adaptive pool in front of the flatten head, re-frozen for the new feature map: "
-                    f"the head keeps its {fmt_axes(tuple(int(v) for v in out0))} input)",
+                    f"the head keeps its {'x'.join(str(int(v)) for v in out0)} input)",
                 )
             )
         if changes and b not in drop:
