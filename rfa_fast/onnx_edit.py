@@ -29,6 +29,7 @@ is an :class:`OnnxEditError` naming the node.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -232,7 +233,7 @@ def check_weightless(model: onnx.ModelProto, label: str) -> None:
     stub = weightless_copy(model)
     try:
         onnx.checker.check_model(stub, full_check=False)
-        onnx.shape_inference.infer_shapes(stub, check_type=True, strict_mode=True, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(stub, check_type=True, strict_mode=True, data_prop=True)
     except Exception as e:  # checker and inference raise their own types
         text = str(e).strip()
         lines = [ln for ln in text.splitlines() if ln.strip() and "expected to have type but instead is null" not in ln]
@@ -242,6 +243,36 @@ def check_weightless(model: onnx.ModelProto, label: str) -> None:
             "Flatten -> Gemm head, a Reshape or Resize to fixed sizes, or residual branches that must match, may no "
             "longer fit)"
         ) from None
+    _check_reshapes(inferred, label)
+
+
+def _static_shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
+    out = {}
+    for vi in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
+        t = vi.type.tensor_type
+        if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
+            out[vi.name] = [int(d.dim_value) for d in t.shape.dim]
+    return out
+
+
+def _check_reshapes(inferred: onnx.ModelProto, label: str) -> None:
+    """Reshapes to a constant shape must keep the element count.
+
+    Shape inference takes the constant target shape as the output shape
+    without comparing sizes, so a channel shuffle exported with fixed spatial
+    sizes (ShuffleNet: ``[1, 2, 58, 28, 28]``) passes it and fails at run time.
+    """
+    shapes = _static_shapes(inferred)
+    for node in inferred.graph.node:
+        if node.op_type != "Reshape" or not node.input or not node.output:
+            continue
+        a, b = shapes.get(node.input[0]), shapes.get(node.output[0])
+        if a is not None and b is not None and math.prod(a) != math.prod(b):
+            raise OnnxEditError(
+                f"{label}: the edited model is invalid: Reshape {_node_label(node)!r} turns a {'x'.join(map(str, a))} "
+                f"tensor into a fixed {'x'.join(map(str, b))} (its target shape was computed for the old feature "
+                "maps; re-export the model with the new strides instead)"
+            )
 
 
 def _first_line(e: BaseException) -> str:

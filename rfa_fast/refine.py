@@ -188,7 +188,8 @@ class Suggestion:
             if got != self.i_min:
                 raise OnnxEditError(
                     f"the refined model analyzes to I_min {_px(got)} px, the suggestion predicted {_px(self.i_min)}: "
-                    "the model is not the one the suggestion's graph was loaded from"
+                    "the model is not the one the suggestion's graph was loaded from, or it has layers the loader "
+                    "reads from static shapes that no longer fit"
                 )
         return model
 

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from itertools import combinations
+from math import gcd
 
 import numpy as np
 
@@ -192,24 +192,35 @@ class Structure:
         if not changes:
             return True
         by_node = {c.index: c for c in changes}
-        first = min(by_node)
-        one = (Fraction(1),) * self.graph.dims
-        ratio: dict[int, tuple[Fraction, ...]] = {}
-        for i in range(first, len(self.nodes)):
-            if not self.spatial[i]:
+        # ratio per node as (numerator, denominator) per axis, reduced; absent = unchanged
+        ratio: dict[int, tuple[tuple[int, int], ...]] = {}
+        merge = Kind.MERGE
+        spatial = self.spatial
+        for i in range(min(by_node), len(self.nodes)):
+            if not spatial[i]:
                 continue
             node = self.nodes[i]
-            ins = [ratio.get(p, one) for p in node.inputs if self.spatial[p]]
-            if node.kind == Kind.MERGE and any(r != ins[0] for r in ins[1:]):
-                return False
-            r = ins[0] if ins else one
             c = by_node.get(i)
+            if c is None and not any(p in ratio for p in node.inputs):
+                continue  # the common case: nothing changed upstream
+            ins = [ratio.get(p) for p in node.inputs if spatial[p]]
+            if node.kind == merge and any(r != ins[0] for r in ins[1:]):
+                return False
+            r = ins[0] if ins else None
             if c is not None:
                 new = (1,) * self.graph.dims if c.remove else c.stride or node.stride
-                r = tuple(a * Fraction(s_new, s_old) for a, s_new, s_old in zip(r, new, node.stride))
-            if r != one:
+                old = r or ((1, 1),) * self.graph.dims
+                r = tuple(_reduce(a * s_new, b * s_old) for (a, b), s_new, s_old in zip(old, new, node.stride))
+                if all(a == b for a, b in r):
+                    r = None
+            if r is not None:
                 ratio[i] = r
         return True
+
+
+def _reduce(a: int, b: int) -> tuple[int, int]:
+    g = gcd(a, b)
+    return a // g, b // g
 
 
 @dataclass(frozen=True)

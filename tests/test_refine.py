@@ -318,6 +318,16 @@ def test_apply_onnx_errors() -> None:
 
 
 @needs_validation
+def test_apply_onnx_fixed_size_reshape_is_an_error() -> None:
+    # ShuffleNet's channel shuffle was exported as Reshape to [1, 2, 58, 28, 28]: a stride edit
+    # upstream passes shape inference but cannot run, and apply_onnx says which Reshape breaks
+    path = os.path.join(VALIDATION, "shufflenet_v2_x1_0.graph.onnx")
+    best = rfa_fast.refine(rfa_fast.load_onnx(path), 64)[0]
+    with pytest.raises(OnnxEditError, match=r"Reshape '/stage2/stage2.0/Reshape' turns a 1x116x56x56 tensor"):
+        best.apply_onnx(path)
+
+
+@needs_validation
 def test_apply_onnx_embedded_weights(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = os.path.join(VALIDATION, "mobilenet_v2.onnx")
     if not os.path.exists(path):
