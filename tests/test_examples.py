@@ -1,0 +1,76 @@
+"""The search-loop examples run as scripts and print consistent numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str, timeout: float = 120) -> str:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def number(pattern: str, text: str) -> int:
+    m = re.search(pattern, text)
+    assert m, f"{pattern!r} not in:\n{text}"
+    return int(m.group(1))
+
+
+def test_random_search() -> None:
+    out = run("random_search.py", "--rounds", "3", "--batch", "500")
+    rounds = re.findall(r"round +\d+: asked (\d+), .* (\d+) productive -> trained (\d+)", out)
+    assert len(rounds) == 3 and all(int(a) == 500 and p == t for a, p, t in rounds)
+    productive = sum(int(p) for _, p, _ in rounds)
+    assert number(r"total: asked (\d+)", out) == 1500
+    assert number(r"productive (\d+) \(", out) == productive == number(r"trained (\d+)\nscreening", out)
+    assert 0 < productive < 1500
+    assert number(r"training saved: (\d+) of 1500", out) == 1500 - productive
+
+
+def test_ask_tell() -> None:
+    out = run("ask_tell.py", "--trials", "200")
+    trials, pruned, trained = (
+        number(p, out) for p in (r"trials: (\d+)", r"pruned before training: (\d+)", r"trained: (\d+)")
+    )
+    assert trials == 200 and pruned + trained == 200 and 0 < pruned < 200
+    assert re.search(r"best trial #\d+: value 0\.\d{3}, params \{'stages': \d", out)
+
+
+def test_nas_bench_201() -> None:
+    out = run("nas_bench_201.py")
+    assert number(r"NAS-Bench-201: (\d+) cells", out) == 15625
+    connected = number(r"connected: (\d+)", out)
+    assert connected == 15284 and number(r"disconnected: (\d+)", out) == 341
+    histogram = [int(n) for n in re.findall(r"^ +[\d+-]+: +(\d+) #*$", out, flags=re.M)]
+    assert len(histogram) == 7 and sum(histogram) == connected
+    i_min = [int(n) for n in re.findall(r"px: +(\d+)$", out, flags=re.M)]
+    assert i_min[0] == histogram[0]  # no unproductive layer at 32 px <=> I_min <= 32
+    assert sum(i_min) == connected
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason='needs dask.distributed: pip install "rfa_fast[dask]"'
+)
+def test_distributed_screen() -> None:
+    out = run("distributed_screen.py", "--candidates", "2000", "--chunk-size", "400")
+    assert "identical to the local screen: True" in out
+    assert number(r"distributed: (\d+) candidates in 5 chunks", out) == 2000
+    assert number(r"local: (\d+) candidates", out) == 2000
