@@ -24,7 +24,7 @@ import time
 import rfa_fast
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ONNX = os.path.join(HERE, "..", "..", "shared", "validation", "onnx", "resnet50.graph.onnx")
+ONNX = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "validation", "onnx", "resnet50.graph.onnx"))
 
 
 def main() -> None:
