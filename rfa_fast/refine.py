@@ -282,10 +282,7 @@ def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: 
     n_unp = res.n_unproductive[:, 0]
     macs = res.macs[:, 0]
     dropped = {"misaligned": n_inconsistent, "head": len(head_drop), "disconnected": 0, "redundant": 0}
-    # a pair is redundant when one of its edits alone gives the same I_min and
-    # unproductive count: the other edit only adds MACs
-    single = {cands[b - 1].atoms[0]: b for b in range(1, len(cands) + 1) if len(cands[b - 1].atoms) == 1}
-    kept = []
+    valid = []
     for b in range(1, len(cands) + 1):
         if b in head_drop:
             continue
@@ -297,6 +294,12 @@ def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: 
             continue
         if res.params[b] != res.params[0]:  # the invariant of every edit: a bug if it fails
             raise AssertionError(f"candidate {cands[b - 1].signature} changes the parameter count")
+        valid.append(b)
+    # a pair is redundant when one of its edits alone (a valid candidate) gives
+    # the same I_min and unproductive count: the other edit only adds MACs
+    single = {cands[b - 1].atoms[0]: b for b in valid if len(cands[b - 1].atoms) == 1}
+    kept = []
+    for b in valid:
         atoms = cands[b - 1].atoms
         if len(atoms) > 1 and any(
             a in single and i_min[single[a]] == i_min[b] and n_unp[single[a]] == n_unp[b] for a in atoms
