@@ -509,7 +509,8 @@ def cmd_entropy(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """``python -m pytest bench/ --benchmark-only`` from the source tree, with extra pytest arguments."""
-    candidates = [Path(__file__).resolve().parents[1] / "bench", Path.cwd() / "bench"]
+    # the checkout you are in first, then the one this package was imported from
+    candidates = [Path.cwd() / "bench", Path(__file__).resolve().parents[1] / "bench"]
     bench = next((p for p in candidates if p.is_dir()), None)
     if bench is None:
         raise CliError("the benchmark suite (bench/) ships with the source tree: run rfa-fast bench from a checkout")

@@ -1,0 +1,96 @@
+"""Helpers of the command-line tests: run ``rfa-fast`` as a subprocess, find the validation
+models, write small ONNX models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import rfa_fast
+
+# The shared validation corpus sits next to the checkout: <root>/../shared/validation/onnx.
+VALIDATION = Path(__file__).resolve().parents[2] / "shared" / "validation"
+ONNX_DIR = VALIDATION / "onnx"
+needs_validation = pytest.mark.skipif(
+    not ONNX_DIR.is_dir(),
+    reason=f"the validation ONNX models are not at {ONNX_DIR} (shared corpus next to the checkout)",
+)
+# The directory holding the rfa_fast package the tests import: the subprocess must use the same
+# one (the source tree with an in-place build, or site-packages in CI).
+PKG_ROOT = Path(rfa_fast.__file__).resolve().parents[1]
+
+
+def model_path(name: str) -> str:
+    return str(ONNX_DIR / f"{name}.graph.onnx")
+
+
+def run(
+    *args: str, cwd: Path, expect: int | None = 0, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m rfa_fast.cli ARGS`` in ``cwd``; checks the exit status unless ``expect`` is None."""
+    full_env = dict(os.environ if env is None else env)
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PKG_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rfa_fast.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if expect is not None:
+        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """A user error: non-zero exit, one stderr line starting with ``rfa-fast: error:``, no traceback."""
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("rfa-fast: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in lines[0], f"{n!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def chain_onnx(
+    path: Path,
+    layers: Sequence[tuple[int, int, int]],
+    *,
+    size: int | tuple[int, int] = 32,
+    channels: int = 4,
+    extra_op: str | None = None,
+) -> Path:
+    """An ONNX chain of Conv (kernel, stride, pad) + Relu from a 1x3xHxW input, weights embedded.
+
+    ``extra_op`` inserts a node of that (unknown) op type after the first conv.
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, h, w])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes, inits = [], []
+    prev, c_in = "x", 3
+    for i, (k, s, p) in enumerate(layers):
+        wname = f"w{i}"
+        inits.append(numpy_helper.from_array(np.zeros((channels, c_in, k, k), np.float32), wname))
+        nodes.append(helper.make_node("Conv", [prev, wname], [f"c{i}"], name=f"conv{i}", strides=[s, s], pads=[p] * 4))
+        nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"], name=f"relu{i}"))
+        prev, c_in = f"r{i}", channels
+        if extra_op and i == 0:
+            nodes.append(helper.make_node(extra_op, [prev], ["u0"], name="mystery", domain="custom.ops"))
+            prev = "u0"
+    nodes.append(helper.make_node("Identity", [prev], ["y"], name="out"))
+    graph = helper.make_graph(nodes, "chain", [x], [y], inits)
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("custom.ops", 1)] if extra_op else [])
+    onnx.save(helper.make_model(graph, opset_imports=opsets), path)
+    return path
