@@ -8,9 +8,8 @@ output) are one line on stderr starting with ``rfa-fast: error:`` and a
 non-zero exit status; ``--debug`` shows the traceback.  docs/cli.md shows
 each command with its real output.
 
->>> main(["analyze", "no_such_model.onnx", "-r", "224"])  # doctest: +SKIP
-rfa-fast: error: no_such_model.onnx: no such file
-1
+>>> build_parser().parse_args(["analyze", "m.onnx", "-r", "32", "-r", "224x192"]).resolution
+[(32,), (224, 192)]
 """
 
 from __future__ import annotations

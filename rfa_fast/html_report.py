@@ -37,7 +37,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
 th { background: #f4f4f4; position: sticky; top: 0; }
-td.name, td.op, td.text { text-align: left; }
+td.name, td.op, td.text, th.text { text-align: left; }
 td.name { max-width: 28em; overflow: hidden; text-overflow: ellipsis; }
 tr.border td { background: #d62728; color: #fff; } tr.unproductive td { background: #ff9896; }
 tr.critical td { background: #ffbb78; }
@@ -247,13 +247,15 @@ def summary_table(reports: Sequence[Report]) -> str:
         ]
         tds = [f'<td class="text">{_e(v)}</td>' if c == 1 else f"<td>{_e(v)}</td>" for c, v in enumerate(cells)]
         rows.append(f"<tr>{''.join(tds)}</tr>")
-    th = "".join(f"<th>{_e(h)}</th>" for h in head)
+    th = "".join(f'<th class="text">{_e(h)}</th>' if c == 1 else f"<th>{_e(h)}</th>" for c, h in enumerate(head))
     return f'<table class="summary"><thead><tr>{th}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def layer_table(report: Report) -> str:
     """The per-layer table of :class:`Report`, rows coloured by status."""
-    th = "".join(f"<th>{_e(h)}</th>" for h in report.HEADER)
+    th = "".join(
+        f'<th class="text">{_e(h)}</th>' if c < 2 else f"<th>{_e(h)}</th>" for c, h in enumerate(report.HEADER)
+    )
     body = []
     for la, row in zip(report.layers, report.table_rows()):
         cells = [f'<td class="name" title="{_e(row[0])}">{_e(row[0])}</td>', f'<td class="op">{_e(row[1])}</td>']
@@ -304,8 +306,8 @@ def build_html(reports: Sequence[Report], *, source: str | None = None, drawings
         caption = f"axis {names[a]}: " if len(axes) > 1 else ""
         parts.append(
             f"<figure>{rf_plot_svg(reports, a)}<figcaption>{caption}rf_min (dashed) and rf_max of each convolution "
-            "and pool; dashed grey lines: the input resolutions; red: border layers. A layer above a resolution "
-            "line is critical there.</figcaption></figure>"
+            "and pool; dashed grey lines: the input resolutions; red: border layers. A layer whose rf_min is above "
+            "a resolution line is critical at that resolution.</figcaption></figure>"
         )
     if drawings:
         for r in reports:
