@@ -46,8 +46,11 @@ class GraphWorker {
     fmap_.resize(nd);
     flags_.resize(n_);
     uflag_.resize(n_);
+    iso_ = isotropic();
+    Dc_ = iso_ ? 1 : D_;
     choose_units();
     propagate();
+    if (Dc_ < D_) copy_axis0();
     write_node_fields();
     for (int64_t r = 0; r < R_; ++r) evaluate_full(r);
     write_graph_summary();
@@ -61,6 +64,11 @@ class GraphWorker {
   const Options& opt_;
   const Outputs& out_;
   int64_t g_ = 0, start_ = 0, n_ = 0, U_ = 2;
+  // Every axis alike (the common case): the fields are computed on axis 0
+  // and copied; feature maps too when the resolution is square.
+  bool iso_ = false;
+  int Dc_ = 1;
+  bool any_frac_ = false;  // a TRANSPOSED or RESIZE: fields need the grid rounding
   std::vector<AxisState> st_;
   std::vector<int64_t> rmin_, rmax_, fmap_;  // reported fields (units), feature maps
   std::vector<uint8_t> flags_, uflag_;
@@ -100,6 +108,7 @@ class GraphWorker {
         if (kind(i) == RESIZE)
           for (int d = 0; d < D_; ++d) to_fraction(b_.scale[(start_ + i) * D_ + d], frac_[i * D_ + d]);
     }
+    any_frac_ = any_frac;
     if (!any_frac) {
       U_ = 2;
       return;
@@ -130,6 +139,8 @@ class GraphWorker {
   }
 
   int64_t rep(const Field& f, int64_t i) const {
+    // Without upsampling F is a multiple of G = U: no rounding, no division.
+    if (!any_frac_) return f.base + f.F;
     bool ok = true;
     int64_t c = std::max<int64_t>(0, ceil_div(f.F, f.G));
     int64_t r = add_chk(f.base, mul_chk(f.G, c, ok), ok);
@@ -157,7 +168,7 @@ class GraphWorker {
       uint8_t fl = 0;
       if (k == INPUT) {
         fl = kConnected | kAligned;
-        for (int d = 0; d < D_; ++d) s[d] = AxisState{U_, 0, Field{U_, 0, U_}, Field{U_, 0, U_}};
+        for (int d = 0; d < Dc_; ++d) s[d] = AxisState{U_, 0, Field{U_, 0, U_}, Field{U_, 0, U_}};
       } else if (k == MERGE || k == GLOBAL) {
         fl = merge(i, k == GLOBAL);
       } else {
@@ -170,11 +181,11 @@ class GraphWorker {
         } else {
           fl = kConnected | kAligned | (fp & kGlobalContext);
           const AxisState* in = &st_[p * D_];
-          for (int d = 0; d < D_; ++d) s[d] = step(i, k, d, in[d]);
+          for (int d = 0; d < Dc_; ++d) s[d] = step(i, k, d, in[d]);
         }
       }
       flags_[i] = fl;
-      for (int d = 0; d < D_; ++d) {
+      for (int d = 0; d < Dc_; ++d) {
         const size_t j = i * D_ + d;
         if ((fl & kConnected) && !(fl & kGlobal)) {
           rmin_[j] = rep(s[d].lo, i);
@@ -244,7 +255,7 @@ class GraphWorker {
         first = lo = hi = p;
         continue;
       }
-      for (int d = 0; d < D_; ++d) {
+      for (int d = 0; d < Dc_; ++d) {
         const AxisState &a = st_[p * D_ + d], &f = st_[first * D_ + d];
         if (a.J != f.J || a.C != f.C) aligned = false;
       }
@@ -255,7 +266,7 @@ class GraphWorker {
     (void)lo;
     (void)hi;
     AxisState* s = &st_[i * D_];
-    for (int d = 0; d < D_; ++d) {
+    for (int d = 0; d < Dc_; ++d) {
       const AxisState& f = st_[first * D_ + d];
       s[d].J = f.J;
       s[d].C = f.C;
@@ -280,6 +291,16 @@ class GraphWorker {
       s[d].hi = st_[best_hi * D_ + d].hi;
     }
     return kConnected | (aligned ? kAligned : 0) | ((ctx || any_global) ? kGlobalContext : 0);
+  }
+
+  void copy_axis0() {
+    for (int64_t i = 0; i < n_; ++i) {
+      for (int d = 1; d < D_; ++d) {
+        st_[i * D_ + d] = st_[i * D_];
+        rmin_[i * D_ + d] = rmin_[i * D_];
+        rmax_[i * D_ + d] = rmax_[i * D_];
+      }
+    }
   }
 
   void write_node_fields() {
@@ -411,19 +432,23 @@ class GraphWorker {
 
   void evaluate_full(int64_t r) {
     const int64_t* I = res_ + r * D_;
+    bool square = true;
+    for (int d = 1; d < D_; ++d) square &= I[d] == I[0];
+    // With every axis alike and a square input, axis 0 says it all.
+    const int De = (iso_ && square) ? 1 : D_;
     int64_t n_unprod = 0, n_border = 0, n_crit = 0, n_part = 0, macs = 0, macs_unprod = 0;
     for (int64_t i = 0; i < n_; ++i) {
-      fmap_node(i, 0, D_, I);
+      fmap_node(i, 0, De, I);
       const int64_t k = kind(i);
       const uint8_t fl = flags_[i];
       uint8_t status = 0;
       bool u = false;
       if ((fl & (kConnected | kGlobal)) == kConnected) {
         int n_over = 0;
-        for (int d = 0; d < D_; ++d) n_over += rmin_[i * D_ + d] > I[d] * U_;
-        if (n_over == D_) status |= CRITICAL;
+        for (int d = 0; d < De; ++d) n_over += rmin_[i * D_ + d] > I[d] * U_;
+        if (n_over == De) status |= CRITICAL;
         else if (n_over > 0) status |= PARTIALLY_CRITICAL;
-        if (rated(i) && unproductive(i, 0, D_, I)) {
+        if (rated(i) && unproductive(i, 0, De, I)) {
           u = true;
           status |= UNPRODUCTIVE;
           bool ancestor = false;
@@ -446,9 +471,9 @@ class GraphWorker {
       if (pr) {
         m = pr;
         if (k == WINDOW)
-          for (int d = 0; d < D_; ++d) m = mul_sat(m, fmap_[i * D_ + d]);
+          for (int d = 0; d < D_; ++d) m = mul_sat(m, fmap_[i * D_ + (d < De ? d : 0)]);
         else if (k == TRANSPOSED)
-          for (int d = 0; d < D_; ++d) m = mul_sat(m, fmap_[(*preds_begin(i) - start_) * D_ + d]);
+          for (int d = 0; d < D_; ++d) m = mul_sat(m, fmap_[(*preds_begin(i) - start_) * D_ + (d < De ? d : 0)]);
       }
       macs = add_sat(macs, m);
       if (u) {
@@ -462,7 +487,7 @@ class GraphWorker {
         const int64_t v = start_ + i;
         out_.node_status[r * b_.N + v] = status;
         out_.node_macs[r * b_.N + v] = m;
-        for (int d = 0; d < D_; ++d) out_.node_fmap[(r * b_.N + v) * D_ + d] = fmap_[i * D_ + d];
+        for (int d = 0; d < D_; ++d) out_.node_fmap[(r * b_.N + v) * D_ + d] = fmap_[i * D_ + (d < De ? d : 0)];
       }
     }
     const int64_t o = g_ * R_ + r;
@@ -519,7 +544,7 @@ class GraphWorker {
       const int64_t k = kind(i);
       if (k == INPUT) continue;
       const int64_t v = start_ + i;
-      for (int d = 0; d < D_; ++d) {
+      for (int d = 0; d < Dc_; ++d) {
         double& lo = lo_off_[i * D_ + d];
         double& up = up_off_[i * D_ + d];
         if (k == MERGE) {
@@ -665,7 +690,7 @@ class GraphWorker {
     }
     linear_bounds();
     // Every axis alike: the square rules are the rules of axis 0.
-    const bool iso = isotropic();
+    const bool iso = iso_;
     const double sq = i_min(iso ? 0 : -1);
     out_.i_min[g_] = sq;
     for (int d = 0; d < D_; ++d) out_.i_min_axes[g_ * D_ + d] = iso ? sq : i_min(d);
