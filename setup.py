@@ -1,5 +1,6 @@
 """Builds the two extensions: the C++ core (pybind11) and the Cython packer."""
 
+import os
 from pathlib import Path
 
 from pybind11.setup_helpers import Pybind11Extension
@@ -7,6 +8,17 @@ from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 CXX_FLAGS = ["-O3", "-std=c++17", "-fvisibility=hidden"]
+C_FLAGS = ["-O3"]
+LINK_FLAGS: list[str] = []
+# tools/sanitize.sh builds both extensions with e.g. RFA_FAST_SANITIZE=address,undefined:
+# -O1 -g keeps stack traces readable; extra_compile_args come last on the
+# command line, so this is the only place the -O3 above can be replaced.
+SANITIZE = os.environ.get("RFA_FAST_SANITIZE", "").strip()
+if SANITIZE:
+    SAN_FLAGS = [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-O1", "-g"]
+    CXX_FLAGS = ["-std=c++17", "-fvisibility=hidden"] + SAN_FLAGS
+    C_FLAGS = SAN_FLAGS
+    LINK_FLAGS = [f"-fsanitize={SANITIZE}"]
 
 core_sources = ["csrc/bindings.cpp"] + sorted(str(p.relative_to(HERE)) for p in (HERE / "csrc" / "rfa").glob("*.cpp"))
 
@@ -17,6 +29,7 @@ ext_modules = [
         include_dirs=["csrc"],
         cxx_std=17,
         extra_compile_args=CXX_FLAGS,
+        extra_link_args=LINK_FLAGS,
     )
 ]
 
@@ -25,7 +38,15 @@ if (HERE / "rfa_fast" / "_pack.pyx").exists():
     from Cython.Build import cythonize
 
     ext_modules += cythonize(
-        [Extension("rfa_fast._pack", ["rfa_fast/_pack.pyx"], include_dirs=[numpy.get_include()], extra_compile_args=["-O3"])],
+        [
+            Extension(
+                "rfa_fast._pack",
+                ["rfa_fast/_pack.pyx"],
+                include_dirs=[numpy.get_include()],
+                extra_compile_args=C_FLAGS,
+                extra_link_args=LINK_FLAGS,
+            )
+        ],
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},
     )
 
