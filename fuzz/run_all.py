@@ -4,8 +4,12 @@
     python fuzz/run_all.py --seconds 900,600,600 --work /tmp/rfa_fuzz  # a long run (core, specs, onnx)
     python fuzz/run_all.py --build /tmp/rfa_sanitize --seconds 40      # against the sanitized build
 
-``--build DIR`` is a tree built by ``tools/sanitize.sh`` (``SANITIZE_DIR=DIR``):
-the targets then import its extensions with ASan/UBSan preloaded.  A
+``--build DIR`` is a tree built by ``tools/sanitize.sh`` (``SANITIZE_DIR=DIR``)
+with ASan/UBSan. With libasan preloaded, atheris loses its Python coverage
+(libasan provides the coverage symbols libFuzzer would), so: the core target,
+which has no Python to cover, fuzzes under the sanitizers; the specs and
+onnx targets fuzz with coverage on the normal build, then their whole corpus
+is replayed once (``-runs=0``) under the sanitizers.  A
 finding (``crash-*``, ``timeout-*``, ``oom-*`` in ``WORK/findings``) ends
 that target's run; it is restarted for the time left, so one finding does
 not hide the next.  Exit status 1 when there is any finding.
@@ -35,6 +39,20 @@ def sanitizer_env(build: str) -> dict[str, str]:
         "ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1",
         "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
     }
+
+
+def replay(name: str, work: str, env: dict[str, str]) -> int:
+    """Run every corpus input once under ``env``; the number of findings (0 or 1)."""
+    corpus = os.path.join(work, "corpus", name)
+    cmd = [sys.executable, os.path.join(HERE, f"fuzz_{name}.py"), corpus, os.path.join(work, "seeds", name), "-runs=0",
+           f"-artifact_prefix={os.path.join(work, 'findings')}/{name}-replay-"]  # fmt: skip
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=work)
+    with open(os.path.join(work, f"{name}.replay.log"), "w") as log:
+        log.write(proc.stdout)
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_target(name: str, seconds: int, work: str, env: dict[str, str]) -> dict[str, int]:
@@ -86,15 +104,21 @@ def main() -> int:
     import seeds  # noqa: PLC0415 - after sys.path
 
     print("fuzz: seeds", seeds.write(os.path.join(work, "seeds")))
+    # The targets import rfa_fast as installed (or from PYTHONPATH); the repo
+    # root is only their fallback (fuzz/_runner.py), for an in-place build.
     env = dict(os.environ)
-    env.setdefault("PYTHONPATH", ROOT)
-    if args.build:
-        env.update(sanitizer_env(os.path.abspath(args.build)))
+    san_env = dict(env, **sanitizer_env(os.path.abspath(args.build))) if args.build else None
     total = {"executions": 0, "findings": 0}
     start = time.time()
     for name, s in zip(targets, secs):
-        st = run_target(name, s, work, env)
-        print(f"fuzz {name}: {st['executions']} executions in {s} s, corpus {st['corpus']}, findings {st['findings']}")
+        st = run_target(name, s, work, san_env if san_env and name == "core" else env)
+        extra = ""
+        if san_env and name != "core":
+            st["findings"] += replay(name, work, san_env)
+            extra = " (corpus replayed under ASan/UBSan)"
+        print(
+            f"fuzz {name}: {st['executions']} executions in {s} s, corpus {st['corpus']}, findings {st['findings']}{extra}"
+        )
         total["executions"] += st["executions"]
         total["findings"] += st["findings"]
     print(

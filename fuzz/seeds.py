@@ -25,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path.append(ROOT)  # a fallback: an installed rfa_fast (with its compiled core) comes first
 
 F = TensorProto.FLOAT
 

@@ -251,7 +251,8 @@ def pack_specs(list specs, dims=None):
                     weighted[v] = 0
             except _LayerError as err:
                 raise SpecError(f"candidate {b}: layer {i}: {err}", candidate=b, layer=i) from None
-            except (TypeError, ValueError) as err:
+            except (TypeError, ValueError, OverflowError) as err:
+                # OverflowError: an int beyond int64 (c_in=2**70) converted to a C integer
                 raise SpecError(f"candidate {b}: layer {i}: {err}", candidate=b, layer=i) from None
             v += 1
             pred_ptr[v] = e

@@ -112,6 +112,9 @@ def per_axis(value: IntOrSeq, dims: int, what: str, *, minimum: int | None = Non
             raise SpecError(f"{what} has {len(out)} values but the graph has {dims} spatial axes")
     if minimum is not None and any(v < minimum for v in out):
         raise SpecError(f"{what} must be >= {minimum} on every axis, got {out}")
+    if any(v < -(2**31) or v > 2**31 - 1 for v in out):
+        # the core's per-axis arrays are int32 (the compiled packer checks the same)
+        raise SpecError(f"{what} does not fit in int32, got {out}")
     return out
 
 
@@ -210,6 +213,10 @@ class Graph:
             try:
                 b.add_spec_layer(layer)
             except SpecError as e:
+                raise SpecError(f"{where}layer {i}: {e}", candidate=index, layer=i) from None
+            except (TypeError, ValueError, OverflowError) as e:
+                # int("add"), int(None), int(inf) on a spec value: the spec is at
+                # fault, and callers catch SpecError (the compiled packer does the same).
                 raise SpecError(f"{where}layer {i}: {e}", candidate=index, layer=i) from None
         return b.build()
 
@@ -591,23 +598,27 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
     for b, g in enumerate(graphs):
         base = v
         for node in g.nodes:
-            op[v] = node.kind
-            ints["kernel"][v] = node.kernel
-            ints["stride"][v] = node.stride
-            ints["dilation"][v] = node.dilation
-            pad_begin[v] = node.pad_begin
-            pad_end[v] = node.pad_end
-            pad_mode[v] = node.pad_mode
-            ceil_mode[v] = node.ceil_mode
-            scale[v] = node.scale
-            mode[v] = node.mode
-            weighted[v] = node.weighted
-            c_in[v] = node.c_in
-            c_out[v] = node.c_out
-            groups[v] = node.groups
-            for p in node.inputs:
-                pred[k] = base + p
-                k += 1
+            try:
+                op[v] = node.kind
+                ints["kernel"][v] = node.kernel
+                ints["stride"][v] = node.stride
+                ints["dilation"][v] = node.dilation
+                pad_begin[v] = node.pad_begin
+                pad_end[v] = node.pad_end
+                pad_mode[v] = node.pad_mode
+                ceil_mode[v] = node.ceil_mode
+                scale[v] = node.scale
+                mode[v] = node.mode
+                weighted[v] = node.weighted
+                c_in[v] = node.c_in
+                c_out[v] = node.c_out
+                groups[v] = node.groups
+                for p in node.inputs:
+                    pred[k] = base + p
+                    k += 1
+            except OverflowError as e:
+                # a value beyond the array's dtype (kernel 2**31, c_in 2**63): name the node
+                raise SpecError(f"graph {b} ({g.name!r}), node {v - base} ({node.name!r}): {e}") from None
             v += 1
             pred_ptr[v] = k
         graph_ptr[b + 1] = v

@@ -100,6 +100,16 @@ def load_onnx(
         >>> g.input_shape, g.outputs
         ((32, 32), [1])
     """
+    try:
+        return _load(source, input_name, strict, resolution)
+    except UnicodeDecodeError as e:
+        # ONNX is proto2: protobuf accepts any bytes in a string field and
+        # only fails when the loader reads it (a node name, an op type).
+        label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"<{type(source).__name__}>"
+        raise OnnxError(f"{label}: a string in the model is not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+def _load(source: Source, input_name: str | None, strict: bool, resolution: int | Sequence[int] | None) -> Graph:
     model, label = read_model(source)
     graph = model.graph
     nodes = topological_order(wrap(graph.node), label)
@@ -264,8 +274,8 @@ def _input_layout(nodes: Sequence[OpNode], image: str, shape: tuple) -> tuple[in
                 return tuple(cur[2:])
             if c.op_type == "Transpose":
                 perm = c.attrs().get("perm") or list(range(len(cur) - 1, -1, -1))
-                if len(perm) != len(cur):
-                    continue
+                if sorted(perm) != list(range(len(cur))):
+                    continue  # not a permutation of this rank: the Transpose handler reports it
                 nxt = [cur[p] for p in perm]
             elif c.op_type in _ELEMENTWISE:
                 nxt = cur

@@ -541,7 +541,11 @@ def transpose(ctx: Context, node: OpNode) -> None:
         if rank is None:
             raise ctx.needs_resolution(node, "the rank of its input")
         perm = list(range(rank - 1, -1, -1))
-    perm = list(perm)
+    perm = [perm] if isinstance(perm, int) else list(perm)
+    if sorted(perm) != list(range(len(perm))) or (rank is not None and len(perm) != rank):
+        raise ctx.fail(node, f"perm {perm} is not a permutation of the input's {rank} axes")
+    if any(p >= len(perm) for p in x.layout):
+        raise ctx.fail(node, f"perm {perm} has fewer axes than its input")
     ctx.alias(node, x, layout=tuple(perm.index(p) for p in x.layout), rank=len(perm))
 
 

@@ -35,6 +35,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ..errors import OnnxError
+
 MAX_ELEMENTS = 1 << 16
 """Largest tensor the constant folder decodes (shape arguments, not weights)."""
 
@@ -724,6 +726,12 @@ def _stub_model(model: onnx.ModelProto, image: str, override: tuple[int | None, 
     g = stub.graph
     g.name = src.name
     for n in src.node:
+        if n.op_type == "Constant" and len(n.attribute) != 1 and n.domain in ("", "ai.onnx"):
+            # The spec wants exactly one value attribute. ONNX's inference reads
+            # a stray INTS attribute as the value and its data propagation then
+            # allocates a tensor of that size (a mutated model took 23 GB).
+            names = [a.name for a in n.attribute]
+            raise OnnxError(f"node {n.name!r} (Constant): needs exactly one value attribute, has {names}")
         if n.op_type == "Constant" and any(
             a.name == "value" and a.type == onnx.AttributeProto.TENSOR and tensor_elements(a.t) > MAX_ELEMENTS
             for a in n.attribute
