@@ -129,7 +129,7 @@ class ChainWorker {
       const bool u = unproductive(lb, I);
       n_u += u;
       n_b += u && !prev_u;
-      prev_u = u;
+      if (lb.rated) prev_u = u;  // a skipped 1x1 neither starts nor interrupts unproductiveness
       int over = 0;
       for (int d = 0; d < D_; ++d) over += lb.r[d] > I[d];
       n_c += over == D_;

@@ -197,8 +197,26 @@ class GraphWorker {
     }
   }
 
-  // "commit": round a triple to its grid before a new upsampling starts one.
-  Field commit(const Field& f, int64_t i) const { return Field{rep(f, i), 0, f.G}; }
+  // "new grid" (docs/semantics.md), then F += offset. An upsampling whose
+  // input jump is a multiple of the grid commits (the triple is rounded to
+  // the grid it was built on); one that subdivides the grid further keeps
+  // the coarser grid, which still does the rounding; anything else commits
+  // to the least common multiple (an upper bound).
+  Field regrid(const Field& f, int64_t j_in, int64_t offset, int64_t i) const {
+    bool ok = true;
+    Field out;
+    if (j_in % f.G == 0) {
+      out = Field{rep(f, i), 0, j_in};
+    } else if (f.G % j_in == 0) {
+      out = Field{f.base, mul_chk(j_in, ceil_div(f.F, j_in), ok), f.G};
+    } else {
+      const int64_t g = std::gcd(f.G, j_in);
+      out = Field{rep(f, i), 0, mul_chk(f.G / g, j_in, ok)};
+    }
+    out.F = add_chk(out.F, offset, ok);
+    if (!ok) overflow(i, "the receptive field");
+    return out;
+  }
 
   AxisState step(int64_t i, int64_t k, int d, const AxisState& in) const {
     bool ok = true;
@@ -214,23 +232,20 @@ class GraphWorker {
     } else if (k == TRANSPOSED) {
       const int64_t kp = kprime(i, d), st = param(b_.stride, i, d);
       s.J = in.J / st;
-      s.lo = commit(in.lo, i);
-      s.hi = commit(in.hi, i);
-      s.lo.G = s.hi.G = in.J;
-      s.lo.F = s.hi.F = mul_chk(kp - st, s.J, ok);
+      const int64_t offset = mul_chk(kp - st, s.J, ok);
+      s.lo = regrid(in.lo, in.J, offset, i);
+      s.hi = regrid(in.hi, in.J, offset, i);
       const int64_t half = in.J / (2 * st);  // J_in / (2s), exact by choice of U
       s.C = add_chk(in.C, mul_chk(2 * center_pad(i, d, kp) - (kp - 1), half, ok), ok);
     } else if (k == RESIZE) {
       const Fraction f = frac_[i * D_ + d];
       if (f.p != f.q) {
         s.J = mul_chk(in.J / f.p, f.q, ok);
-        s.lo = commit(in.lo, i);
-        s.hi = commit(in.hi, i);
-        s.lo.G = s.hi.G = in.J;
+        // interpolation reads 2 (linear) or 4 (cubic) neighbours
         const uint8_t m = b_.mode[start_ + i];
         const int64_t extra = m == LINEAR ? in.J : (m == CUBIC ? mul_chk(3, in.J, ok) : 0);
-        s.lo.base = add_chk(s.lo.base, extra, ok);
-        s.hi.base = add_chk(s.hi.base, extra, ok);
+        s.lo = regrid(in.lo, in.J, extra, i);
+        s.hi = regrid(in.hi, in.J, extra, i);
         if (m != NEAREST) s.C = add_chk(in.C, mul_chk(f.q - f.p, in.J / (2 * f.p), ok), ok);
       }
     }  // IDENTITY: copy
@@ -407,15 +422,16 @@ class GraphWorker {
     }
   }
 
+  bool exempt_1x1(int64_t i) const {
+    if (!opt_.ignore_1x1) return false;
+    for (int d = 0; d < D_; ++d)
+      if (kprime(i, d) != 1) return false;
+    return true;
+  }
+
   // Is windowed node i (input p) a candidate for the status rules at all?
   bool rated(int64_t i) const {
-    if ((flags_[i] & (kConnected | kGlobal)) != kConnected || !is_windowed(kind(i))) return false;
-    if (opt_.ignore_1x1) {
-      bool all_one = true;
-      for (int d = 0; d < D_; ++d) all_one &= kprime(i, d) == 1;
-      if (all_one) return false;
-    }
-    return true;
+    return (flags_[i] & (kConnected | kGlobal)) == kConnected && is_windowed(kind(i)) && !exempt_1x1(i);
   }
 
   // Rules (a) and (b) on axes [d0, d1), both required on every axis there.
@@ -457,9 +473,11 @@ class GraphWorker {
         }
       }
       // uflag: is some nearest windowed node at or above i unproductive?
-      if (is_windowed(k)) {
+      // Skipped 1x1 nodes (ignore_1x1) are walked through like merges: they
+      // neither start nor interrupt unproductiveness.
+      if (is_windowed(k) && !exempt_1x1(i)) {
         uflag_[i] = u;
-      } else if (k == MERGE || k == IDENTITY || k == RESIZE) {
+      } else if (k == MERGE || k == IDENTITY || k == RESIZE || is_windowed(k)) {
         uint8_t any = 0;
         for (const int32_t* pp = preds_begin(i); pp != preds_end(i); ++pp) any |= uflag_[*pp - start_];
         uflag_[i] = any;
