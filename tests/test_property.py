@@ -16,7 +16,7 @@ import math
 
 import nets
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from strategies import graph_and_resolutions, graph_batches, graphs
 
@@ -165,8 +165,10 @@ def _chains(draw: st.DrawFn) -> tuple[Graph, bool]:
 @given(_chains())
 def test_reference_rf_max_bounds_the_true_footprint(case: tuple[Graph, bool]) -> None:
     graph, exact = case
+    note(graph.to_json())
     truth = nets.largest_footprints(graph, range(-200, 200))  # at most 3 upsamplings by <= 4: every phase
     got = reference.run_graph(graph, [[64]])["rf_max"][:, 0].tolist()
-    assert all(g >= t for g, t in zip(got, truth)), (got, truth)  # never below the true field
+    # never below the true field (nodes whose units read nothing have no true field)
+    assert all(t is None or g >= t for g, t in zip(got, truth)), (got, truth)
     if exact:
         assert got == truth
