@@ -47,7 +47,9 @@ def resolutions_array(resolutions: Any, dims: int) -> np.ndarray:
         try:
             items = list(resolutions)
         except TypeError:
-            raise ResolutionError(f"resolutions must be an int, a tuple or a list of them, got {resolutions!r}") from None
+            raise ResolutionError(
+                f"resolutions must be an int, a tuple or a list of them, got {resolutions!r}"
+            ) from None
         if not items:
             raise ResolutionError("at least one resolution is needed")
         if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items) and isinstance(
@@ -68,7 +70,9 @@ def resolutions_array(resolutions: Any, dims: int) -> np.ndarray:
                     except (TypeError, ValueError):
                         raise ResolutionError(f"resolution {v!r} is not an int or a tuple of ints") from None
                     if len(row) != dims:
-                        raise ResolutionError(f"resolution {tuple(row)} has {len(row)} values, the graph has {dims} axes")
+                        raise ResolutionError(
+                            f"resolution {tuple(row)} has {len(row)} values, the graph has {dims} axes"
+                        )
                     rows.append(row)
     arr = np.asarray(rows, dtype=np.int64).reshape(len(rows), dims)
     if (arr < 1).any() or (arr > 2**30).any():
@@ -234,7 +238,15 @@ def screen_chains(
     empty = np.zeros((0, 0, 0), np.int32)
     pb, pe = (arrays[3], arrays[4]) if len(arrays) == 5 else (empty, empty)
     raw = _core.screen_chains(
-        arrays[0], arrays[1], arrays[2], pb, pe, ch, np.ascontiguousarray(res[:, :1]) if one_axis else res, ignore_1x1, threads or 0
+        arrays[0],
+        arrays[1],
+        arrays[2],
+        pb,
+        pe,
+        ch,
+        np.ascontiguousarray(res[:, :1]) if one_axis else res,
+        ignore_1x1,
+        threads or 0,
     )
     if one_axis and D > 1:
         for key in ("i_min_axes", "i_max_axes", "graph_rf_max"):

@@ -253,7 +253,9 @@ class GraphBuilder:
     def _name(self, name: str | None, op: str) -> str:
         return name if name is not None else f"{op}{len(self.nodes)}"
 
-    def _pads(self, pad: Pad, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...], PadMode]:
+    def _pads(
+        self, pad: Pad, kernel: tuple[int, ...], dilation: tuple[int, ...]
+    ) -> tuple[tuple[int, ...], tuple[int, ...], PadMode]:
         if isinstance(pad, str):
             mode = _PAD_BY_NAME.get(pad.lower())
             if mode is None:
@@ -308,7 +310,23 @@ class GraphBuilder:
         op: str = "conv",
     ) -> int:
         """A convolution (a weighted WINDOW). ``pad`` follows PyTorch (default 0)."""
-        return self._window(x, kernel, stride, dilation, pad, pad_begin, pad_end, False, True, c_in, c_out, groups, name, op, Kind.WINDOW)
+        return self._window(
+            x,
+            kernel,
+            stride,
+            dilation,
+            pad,
+            pad_begin,
+            pad_end,
+            False,
+            True,
+            c_in,
+            c_out,
+            groups,
+            name,
+            op,
+            Kind.WINDOW,
+        )
 
     def pool(
         self,
@@ -326,7 +344,21 @@ class GraphBuilder:
     ) -> int:
         """Max or average pooling (an unweighted WINDOW); stride defaults to the kernel."""
         return self._window(
-            x, kernel, kernel if stride is None else stride, dilation, pad, pad_begin, pad_end, ceil_mode, False, 0, 0, 1, name, op, Kind.WINDOW
+            x,
+            kernel,
+            kernel if stride is None else stride,
+            dilation,
+            pad,
+            pad_begin,
+            pad_end,
+            ceil_mode,
+            False,
+            0,
+            0,
+            1,
+            name,
+            op,
+            Kind.WINDOW,
         )
 
     def transposed(
@@ -418,7 +450,15 @@ class GraphBuilder:
             )
         )
 
-    def resize(self, x: int, scale: float | Sequence[float], mode: str = "nearest", *, name: str | None = None, op: str = "resize") -> int:
+    def resize(
+        self,
+        x: int,
+        scale: float | Sequence[float],
+        mode: str = "nearest",
+        *,
+        name: str | None = None,
+        op: str = "resize",
+    ) -> int:
         """Up- (scale > 1) or down-sampling by interpolation: nearest, linear or cubic."""
         if isinstance(scale, (int, float, np.integer, np.floating)):
             s = (float(scale),) * self.dims
@@ -503,7 +543,7 @@ class GraphBuilder:
             idx = self._window(
                 inputs[0],
                 kernel,
-                layer.get("stride", default_stride),
+                layer["stride"] if "stride" in layer else default_stride,
                 layer.get("dilation", 1),
                 pad,
                 layer.get("pad_begin"),
@@ -541,7 +581,9 @@ class GraphBuilder:
                 n = replace(n, pad_end=per_axis(layer["pad_end"], self.dims, "pad_end"))
             self.nodes[idx] = n
         elif kind == Kind.RESIZE:
-            idx = self.resize(inputs[0], layer.get("scale", 2.0), layer.get("mode", "nearest"), name=name, op=op or "resize")
+            idx = self.resize(
+                inputs[0], layer.get("scale", 2.0), layer.get("mode", "nearest"), name=name, op=op or "resize"
+            )
         elif kind == Kind.MERGE:
             idx = self.merge(*inputs, name=name, op=op or "merge")
         elif kind == Kind.GLOBAL:

@@ -76,10 +76,14 @@ class ScreenResult:
         first = parts[0]
         for i, p in enumerate(parts[1:], start=1):
             if not np.array_equal(p.resolutions, first.resolutions):
-                raise ValueError(f"part {i} was screened at {p.resolutions.tolist()}, part 0 at {first.resolutions.tolist()}")
+                raise ValueError(
+                    f"part {i} was screened at {p.resolutions.tolist()}, part 0 at {first.resolutions.tolist()}"
+                )
             if p.rf_max.shape[1:] != first.rf_max.shape[1:]:
                 raise ValueError(f"part {i} has {p.rf_max.shape[1]} spatial axes, part 0 has {first.rf_max.shape[1]}")
-        raw = {("graph_rf_max" if f == "rf_max" else f): np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS}
+        raw = {
+            ("graph_rf_max" if f == "rf_max" else f): np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS
+        }
         names = None if any(p.names is None for p in parts) else [n for p in parts for n in (p.names or [])]
         return ScreenResult(raw, first.resolutions, names)
 

@@ -115,7 +115,15 @@ def mobilenet_v2() -> Graph:
     x = b.conv(x, 3, 2, pad=1, c_in=3, c_out=32, name="features.0")
     c_in = 32
     idx = 1
-    for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+    for t, c, n, s in (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ):
         for i in range(n):
             stride = s if i == 0 else 1
             name = f"features.{idx}"

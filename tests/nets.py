@@ -17,87 +17,9 @@ from fractions import Fraction
 from rfa_fast.graph import Graph, GraphBuilder, Node
 from rfa_fast.kinds import Kind, ResizeMode
 
-VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
-
-
-def vgg16() -> Graph:
-    """torchvision ``vgg16``: 13 convs 3x3 pad 1, 5 max pools 2x2/2, then three dense layers.
-
-    The adaptive 7x7 average pool is the identity at 224 px and is left out;
-    ``flatten + Linear`` is the first GLOBAL node (``classifier.0``).
-    """
-    b = GraphBuilder("vgg16")
-    x = b.input("x")
-    c_in = 3
-    for i, v in enumerate(VGG16_CFG):
-        # torchvision numbers features.i counting the ReLU after each conv.
-        idx = sum(2 if isinstance(u, int) else 1 for u in VGG16_CFG[:i])
-        if v == "M":
-            x = b.pool(x, 2, 2, name=f"features.{idx}", op="maxpool")
-        else:
-            x = b.conv(x, 3, pad=1, c_in=c_in, c_out=int(v), name=f"features.{idx}")
-            c_in = int(v)
-    x = b.dense(x, 512 * 7 * 7, 4096, name="classifier.0")
-    x = b.dense(x, 4096, 4096, name="classifier.3")
-    b.dense(x, 4096, 1000, name="classifier.6")
-    return b.build()
-
-
-def _stem(b: GraphBuilder) -> int:
-    """ResNet stem: conv 7x7/2 pad 3, max pool 3x3/2 pad 1."""
-    x = b.input("x")
-    x = b.conv(x, 7, 2, pad=3, c_in=3, c_out=64, name="conv1")
-    return b.pool(x, 3, 2, pad=1, name="maxpool", op="maxpool")
-
-
-def _basic_block(b: GraphBuilder, x: int, c_in: int, c_out: int, stride: int, name: str) -> int:
-    """torchvision ``BasicBlock``: 3x3 (stride) -> 3x3, 1x1/stride downsample when the shape changes."""
-    y = b.conv(x, 3, stride, pad=1, c_in=c_in, c_out=c_out, name=f"{name}.conv1")
-    y = b.conv(y, 3, pad=1, c_in=c_out, c_out=c_out, name=f"{name}.conv2")
-    if stride != 1 or c_in != c_out:
-        x = b.conv(x, 1, stride, c_in=c_in, c_out=c_out, name=f"{name}.downsample.0")
-    return b.add(y, x, name=name)
-
-
-def _bottleneck(b: GraphBuilder, x: int, c_in: int, width: int, stride: int, name: str) -> int:
-    """torchvision ``Bottleneck`` (v1.5): 1x1 -> 3x3 (stride) -> 1x1 (x4), 1x1/stride downsample."""
-    c_out = width * 4
-    y = b.conv(x, 1, c_in=c_in, c_out=width, name=f"{name}.conv1")
-    y = b.conv(y, 3, stride, pad=1, c_in=width, c_out=width, name=f"{name}.conv2")
-    y = b.conv(y, 1, c_in=width, c_out=c_out, name=f"{name}.conv3")
-    if stride != 1 or c_in != c_out:
-        x = b.conv(x, 1, stride, c_in=c_in, c_out=c_out, name=f"{name}.downsample.0")
-    return b.add(y, x, name=name)
-
-
-def resnet18() -> Graph:
-    """torchvision ``resnet18``: stem, 4 stages of 2 basic blocks (64-512 channels), global pool, fc."""
-    b = GraphBuilder("resnet18")
-    x = _stem(b)
-    c_in = 64
-    for stage, c_out in enumerate((64, 128, 256, 512), start=1):
-        for i in range(2):
-            stride = 2 if stage > 1 and i == 0 else 1
-            x = _basic_block(b, x, c_in, c_out, stride, f"layer{stage}.{i}")
-            c_in = c_out
-    x = b.global_pool(x, name="avgpool")
-    b.dense(x, 512, 1000, name="fc")
-    return b.build()
-
-
-def resnet50() -> Graph:
-    """torchvision ``resnet50``: stem, 3-4-6-3 bottleneck blocks, stride on the 3x3 conv, global pool, fc."""
-    b = GraphBuilder("resnet50")
-    x = _stem(b)
-    c_in = 64
-    for stage, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), start=1):
-        for i in range(blocks):
-            stride = 2 if stage > 1 and i == 0 else 1
-            x = _bottleneck(b, x, c_in, width, stride, f"layer{stage}.{i}")
-            c_in = width * 4
-    x = b.global_pool(x, name="avgpool")
-    b.dense(x, 2048, 1000, name="fc")
-    return b.build()
+# The torchvision layouts live in the package (the demo and the benchmarks use
+# them too); the tests take them from there.
+from rfa_fast.zoo import resnet18, resnet50, vgg16  # noqa: F401
 
 
 def dilated_chain(dilations: Sequence[int] = (1, 2, 4)) -> Graph:

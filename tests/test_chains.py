@@ -106,7 +106,9 @@ def test_i_min_is_the_smallest_resolution_without_unproductive_layers(case) -> N
         assert r2.n_unproductive[0, 0] > 0
         return
     top = int(i_min) + 50
-    sweep = rfa_fast.screen_chains(k[:1], s[:1], d[:1], np.arange(1, top), padding=(pb[:1], pe[:1]), ignore_1x1=ignore_1x1)
+    sweep = rfa_fast.screen_chains(
+        k[:1], s[:1], d[:1], np.arange(1, top), padding=(pb[:1], pe[:1]), ignore_1x1=ignore_1x1
+    )
     bad = np.nonzero(sweep.n_unproductive[0])[0]
     expected = 1 if bad.size == 0 else int(bad[-1]) + 2  # resolutions start at 1
     assert i_min == expected

@@ -22,7 +22,11 @@ def layer_specs(draw, index: int, dims: int):  # type: ignore[no-untyped-def]
         st.sampled_from(["same", "same_lower", "valid", "same_upper"]),
     )
     earlier = st.integers(0, index - 1)
-    op = draw(st.sampled_from(["conv", "pool", "maxpool", "transposed", "resize", "add", "concat", "global", "dense", "identity"]))
+    op = draw(
+        st.sampled_from(
+            ["conv", "pool", "maxpool", "transposed", "resize", "add", "concat", "global", "dense", "identity"]
+        )
+    )
     layer: dict = {"op": op}
     if draw(st.booleans()):
         layer["inputs"] = [draw(earlier)]

@@ -10,7 +10,17 @@ import numpy as np
 import rfa_fast
 from rfa_fast import GraphBatch, zoo
 
-KEYS = ("n_unproductive", "n_border", "n_critical", "macs", "macs_unproductive", "i_min", "i_min_axes", "i_max", "rf_max")
+KEYS = (
+    "n_unproductive",
+    "n_border",
+    "n_critical",
+    "macs",
+    "macs_unproductive",
+    "i_min",
+    "i_min_axes",
+    "i_max",
+    "rf_max",
+)
 
 
 def variants(n: int) -> list[rfa_fast.Graph]:

@@ -142,10 +142,16 @@ def _load(source: Source, input_name: str | None, strict: bool, resolution: int 
             if not node.has_graph or not any(t in data for t in node_inputs(node)):
                 continue  # constant computation
         handler = handler_for(node)
-        if handler in _FLAT_AWARE:
-            handler(ctx, node)
-        else:
-            _call_materialized(ctx, handler, node)
+        try:
+            if handler in _FLAT_AWARE:
+                handler(ctx, node)
+            else:
+                _call_materialized(ctx, handler, node)
+        except (TypeError, ValueError, IndexError, KeyError) as e:
+            # Handlers read attributes and constants as the spec types them; a
+            # file can hold anything (an attribute of another type or none at
+            # all: int(None)). That is the file's fault: say which node.
+            raise ctx.fail(node, f"malformed attributes or inputs ({type(e).__name__}: {e})") from None
 
     outputs: list[int] = []
     for o in graph.output:
