@@ -51,6 +51,10 @@ def replay_onnx(data: bytes) -> None:
         ("onnx-transpose-perm-index.onnx", "not a permutation"),
         # Transpose perm not containing a spatial axis: ValueError from list.index
         ("onnx-transpose-perm-value.onnx", "not a permutation"),
+        # an op type that protobuf handed back as bytes (not UTF-8): TypeError joining the warning
+        ("onnx-op-type-bytes.onnx", "not valid UTF-8"),
+        # a DepthToSpace whose blocksize attribute decodes to None: int(None) in the handler
+        ("onnx-depth-to-space-blocksize-none.onnx", "node 'f' \\(DepthToSpace.*malformed attributes"),
     ],
 )
 def test_onnx_findings_raise_onnx_error(name: str, pattern: str) -> None:

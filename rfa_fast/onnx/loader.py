@@ -147,6 +147,8 @@ def _load(source: Source, input_name: str | None, strict: bool, resolution: int 
                 handler(ctx, node)
             else:
                 _call_materialized(ctx, handler, node)
+        except UnicodeDecodeError:
+            raise  # load_onnx says which string is not UTF-8
         except (TypeError, ValueError, IndexError, KeyError) as e:
             # Handlers read attributes and constants as the spec types them; a
             # file can hold anything (an attribute of another type or none at

@@ -46,6 +46,13 @@ class OpNode:
         self.name: str = proto.name
         self.input: list[str] = list(proto.input)
         self.output: list[str] = list(proto.output)
+        if not (type(self.op_type) is str and type(self.domain) is str and type(self.name) is str) or not all(
+            type(t) is str for t in self.input + self.output
+        ):
+            # protobuf hands back bytes for a proto2 string that is not UTF-8
+            raise UnicodeDecodeError(
+                "utf-8", b"", 0, 1, f"node {self.name!r} ({self.op_type!r}) has a non-UTF-8 string"
+            )
         if self.domain in ("", "ai.onnx") and self.op_type not in _CONTROL_FLOW:
             self.has_graph = False
         else:
