@@ -13,6 +13,7 @@ the status at every resolution, and rf_max against the footprints of units.
 from __future__ import annotations
 
 import math
+import os
 
 import nets
 import numpy as np
@@ -24,7 +25,12 @@ from rfa_fast import _core, reference
 from rfa_fast.batch import GraphBatch
 from rfa_fast.graph import Graph
 
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Thousands of random graphs per run (RFA_FAST_PROPERTY_EXAMPLES raises it for a long soak).
+PROPERTY = settings(
+    max_examples=int(os.environ.get("RFA_FAST_PROPERTY_EXAMPLES", "1000")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 LARGE = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
