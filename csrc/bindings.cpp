@@ -118,6 +118,25 @@ void check_memory(double bytes, const char* what) {
   }
 }
 
+// Run the engine with the GIL released; a BatchError becomes a GraphError
+// once the GIL is held again (Python objects need it).
+template <class Fn>
+void without_gil(Fn&& fn) {
+  std::string error;
+  int64_t graph = -1, node = -1;
+  {
+    py::gil_scoped_release release;
+    try {
+      fn();
+    } catch (const rfa::BatchError& e) {
+      error = e.what();
+      graph = e.graph();
+      node = e.node();
+    }
+  }
+  if (!error.empty()) raise_graph_error(error, graph, node);
+}
+
 int check_threads(int threads) {
   if (threads < 0) raise_graph_error("threads must be >= 0 (0 = every core)");
   return threads;
@@ -186,20 +205,10 @@ py::dict analyze_batch(const py::dict& arrays, const py::array& resolutions, boo
     o.node_status = alloc<uint8_t>(out, "status", {R, N});
     o.node_macs = alloc<int64_t>(out, "node_macs", {R, N});
   }
-  std::string error;
-  int64_t eg = -1, en = -1;
-  {
-    py::gil_scoped_release release;
-    try {
-      rfa::validate(b, opt.threads);
-      rfa::analyze(b, res, R, opt, o);
-    } catch (const rfa::BatchError& e) {
-      error = e.what();
-      eg = e.graph();
-      en = e.node();
-    }
-  }
-  if (!error.empty()) raise_graph_error(error, eg, en);
+  without_gil([&] {
+    rfa::validate(b, opt.threads);
+    rfa::analyze(b, res, R, opt, o);
+  });
   return out;
 }
 
@@ -247,19 +256,7 @@ py::dict screen_chains(const py::array& kernel, const py::array& stride, const p
   py::dict out;
   rfa::Outputs o;
   alloc_graph_outputs(out, o, c.B, R, c.D);
-  std::string error;
-  int64_t eg = -1, en = -1;
-  {
-    py::gil_scoped_release release;
-    try {
-      rfa::screen_chains(c, res, R, opt, o);
-    } catch (const rfa::BatchError& e) {
-      error = e.what();
-      eg = e.graph();
-      en = e.node();
-    }
-  }
-  if (!error.empty()) raise_graph_error(error, eg, en);
+  without_gil([&] { rfa::screen_chains(c, res, R, opt, o); });
   return out;
 }
 
