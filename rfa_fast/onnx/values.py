@@ -241,17 +241,35 @@ class Tensors:
 
     def _resolve(self, goal: tuple[str, str]) -> None:
         stack = [goal]
+        # Goals that asked for inputs and are not done: the current path of the
+        # walk. Meeting one again among the inputs is a cycle (a tensor written
+        # by two nodes, one reading the other's output); it looped forever.
+        waiting: set[tuple[str, str]] = set()
         while stack:
             kind, t = stack[-1]
             done = self._values if kind == "v" else self._shapes
             if t in done:
                 stack.pop()
+                waiting.discard((kind, t))
                 continue
             missing = self._value_step(t) if kind == "v" else self._shape_step(t)
             if missing:
-                stack.extend(missing)
+                waiting.add((kind, t))
+                for m in dict.fromkeys(missing):
+                    if m in waiting:
+                        self._unknown(m)  # on a cycle: not a constant we can fold
+                    else:
+                        stack.append(m)
             else:
                 stack.pop()
+                waiting.discard((kind, t))
+
+    def _unknown(self, goal: tuple[str, str]) -> None:
+        kind, t = goal
+        if kind == "v":
+            self._set_value(t, None, True)
+        else:
+            self._shapes[t] = None
 
     def _value_step(self, t: str) -> list[tuple[str, str]]:
         """Fold ``t`` if its inputs are known; else return what is missing."""
@@ -360,7 +378,14 @@ class Tensors:
         self.inference_ran = True
         stub = _stub_model(self._model, self._image, self._override)
         try:
-            inferred = onnx.shape_inference.infer_shapes(stub, data_prop=True)
+            # ONNX's data propagation materializes every 1-D integer tensor it
+            # follows, whatever its declared length: a ConstantOfShape of length
+            # 2^57 in a mutated file allocated past 6 GB. A first pass without
+            # it (no values, only shapes) shows such vectors; then the loader
+            # keeps that pass (data_prop only refines sizes).
+            inferred = onnx.shape_inference.infer_shapes(stub, data_prop=False)
+            if not _long_int_vector(inferred.graph):
+                inferred = onnx.shape_inference.infer_shapes(stub, data_prop=True)
         except Exception:  # inference is a help, never a hard requirement
             return {}
         out: dict[str, Shape | None] = {}
@@ -692,6 +717,20 @@ _FOLD: dict[str, Callable[[onnx.NodeProto, list[np.ndarray | None]], list[np.nda
 }
 
 
+_INT_TYPES = frozenset(
+    {onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.UINT64, onnx.TensorProto.UINT32}
+)
+
+
+def _long_int_vector(g: onnx.GraphProto) -> bool:
+    """Whether some 1-D integer tensor has more than MAX_ELEMENTS entries (a shape vector never does)."""
+    for vi in g.value_info:
+        tt = vi.type.tensor_type
+        if tt.elem_type in _INT_TYPES and len(tt.shape.dim) == 1 and tt.shape.dim[0].dim_value > MAX_ELEMENTS:
+            return True
+    return False
+
+
 def value_info_shape(vi: onnx.ValueInfoProto) -> Shape | None:
     """A value's shape (see :data:`Shape`), or ``None`` when its rank is unknown."""
     tt = vi.type.tensor_type
@@ -703,7 +742,8 @@ def value_info_shape(vi: onnx.ValueInfoProto) -> Shape | None:
 def _dim(d: onnx.TensorShapeProto.Dimension) -> int | str | None:
     if d.HasField("dim_value") and d.dim_value > 0:
         return int(d.dim_value)
-    if d.HasField("dim_param") and d.dim_param and not d.dim_param.startswith("unk__"):
+    # (a dim_param that is not UTF-8 comes back as bytes: unknown, like a missing one)
+    if d.HasField("dim_param") and isinstance(d.dim_param, str) and d.dim_param and not d.dim_param.startswith("unk__"):
         # Named symbols (a user's "height") compare by name; ONNX's anonymous
         # unk__N placeholders say nothing.
         return d.dim_param
