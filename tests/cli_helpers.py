@@ -28,6 +28,13 @@ needs_validation = pytest.mark.skipif(
 PKG_ROOT = Path(rfa_fast.__file__).resolve().parents[1]
 
 
+def package_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child Python that must import the same rfa_fast as the tests."""
+    full_env = dict(os.environ if env is None else env)
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PKG_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return full_env
+
+
 def model_path(name: str) -> str:
     return str(ONNX_DIR / f"{name}.graph.onnx")
 
@@ -36,8 +43,7 @@ def run(
     *args: str, cwd: Path, expect: int | None = 0, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """``python -m rfa_fast.cli ARGS`` in ``cwd``; checks the exit status unless ``expect`` is None."""
-    full_env = dict(os.environ if env is None else env)
-    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PKG_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    full_env = package_env(env)
     proc = subprocess.run(
         [sys.executable, "-m", "rfa_fast.cli", *args],
         cwd=cwd,

@@ -6,13 +6,13 @@ import doctest
 import io
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import package_env
 
 import rfa_fast.entropy as ent
 from rfa_fast.entropy import EntropyError, EntropyResult, dataset_entropy, image_entropy
@@ -362,7 +362,7 @@ def test_docstring_examples_run() -> None:
 
 
 def test_example_script_runs() -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = package_env()  # the rfa_fast the tests import, not the bare source tree
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "entropy_and_depth.py")],
         capture_output=True, text=True, env=env, timeout=60, check=True,

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import package_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(script: str, *args: str, timeout: float = 120) -> str:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = package_env()  # the rfa_fast the tests import, not the bare source tree
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script), *args],
         cwd=ROOT,

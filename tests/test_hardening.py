@@ -79,6 +79,7 @@ def replay_isolated(name: str) -> str:
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(FINDINGS / name), str(Path(__file__).parent)],
+        cwd=Path(__file__).parent,  # not the checkout: its rfa_fast/ has no compiled core when installed
         capture_output=True,
         text=True,
         timeout=60,

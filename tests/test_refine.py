@@ -16,6 +16,7 @@ import time
 import numpy as np
 import onnx
 import pytest
+from cli_helpers import package_env
 
 import rfa_fast
 from rfa_fast import GraphBatch, GraphBuilder, zoo
@@ -397,7 +398,7 @@ def test_trim_nothing_to_trim() -> None:
 
 
 def test_example_refine_resnet() -> None:
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = package_env()  # the rfa_fast the tests import, not the bare source tree
     out = subprocess.run(
         [sys.executable, os.path.join(ROOT, "examples", "refine_resnet.py"), "--top", "2"],
         capture_output=True, text=True, env=env, timeout=60, check=True,
