@@ -43,4 +43,9 @@ def screen_chains_numpy(kernel: np.ndarray, stride: np.ndarray, resolutions: lis
         K = np.maximum(K, S)
         jump = jump * s[:, layer]
         rf = rf_out
-    return {"n_unproductive": n_unprod, "n_border": n_border, "i_min": (worst + 1).astype(np.float64), "rf_max": rf.astype(np.float64)}
+    return {
+        "n_unproductive": n_unprod,
+        "n_border": n_border,
+        "i_min": (worst + 1).astype(np.float64),
+        "rf_max": rf.astype(np.float64),
+    }

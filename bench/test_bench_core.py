@@ -1,139 +1,150 @@
-"""Core throughput: rfa_fast against the plain-Python reference and the numpy
-baseline, on the same workload in the same group, asserting they agree.
+"""Core throughput on chains and DAGs: rfa_fast (sparse batch and dense chain
+path) against the numpy baseline and the plain-Python reference, on the same
+workload in the same group, asserting they agree.
+
+Groups whose baselines cannot do the whole batch in reasonable time run them
+on a sample and compare per candidate (``items`` in extra_info); the small
+groups run every implementation on the same candidates.
 
 Run: ``pytest bench/ --benchmark-only`` (docs/benchmarks.md has a run).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from benchlib import RESOLUTION, record, rounds, sized
 from numpy_baseline import screen_chains_numpy
+from workloads import chain_batch_arrays, chain_graphs, chain_params, chain_specs, graph_from_batch, random_dag_batch
 
 import rfa_fast
-from rfa_fast import GraphBatch, GraphBuilder, reference, zoo
-
-
-def chain_params(rng: np.random.Generator, B: int, L: int) -> tuple[np.ndarray, np.ndarray]:
-    k = rng.choice(np.array([1, 3, 5, 7], np.int32), size=(B, L))
-    s = rng.choice(np.array([1, 1, 1, 2], np.int32), size=(B, L))
-    return k, s
-
-
-def chain_graphs(k: np.ndarray, s: np.ndarray) -> list[rfa_fast.Graph]:
-    graphs = []
-    for b in range(k.shape[0]):
-        g = GraphBuilder(f"chain{b}")
-        x = g.input()
-        for kk, ss in zip(k[b], s[b]):
-            kk, ss = int(kk), int(ss)
-            x = g.conv(x, kk, ss, pad_begin=(kk - 1) // 2, pad_end=kk - 1 - (kk - 1) // 2)
-        graphs.append(g.build())
-    return graphs
-
-
-def chain_batch_arrays(k: np.ndarray, s: np.ndarray) -> GraphBatch:
-    """Pack chains with numpy (as a search loop generating arrays would)."""
-    B, L = k.shape
-    n = B * (L + 1)
-    op = np.ones(n, np.uint8)
-    op[:: L + 1] = 0
-    win = op == 1
-    kk = np.ones((n, 2), np.int32)
-    ss = np.ones((n, 2), np.int32)
-    kk[win] = k.reshape(-1, 1)
-    ss[win] = s.reshape(-1, 1)
-    pb = ((kk - 1) // 2).astype(np.int32)
-    pred_ptr = np.zeros(n + 1, np.int64)
-    pred_ptr[1:] = np.cumsum(win)
-    return GraphBatch.from_arrays(
-        graph_ptr=np.arange(B + 1) * (L + 1),
-        op=op,
-        kernel=kk,
-        stride=ss,
-        dilation=np.ones((n, 2)),
-        pad_begin=pb,
-        pad_end=kk - 1 - pb,
-        pad_mode=np.zeros(n),
-        ceil_mode=np.zeros(n),
-        scale=np.ones((n, 2)),
-        mode=np.zeros(n),
-        weighted=np.zeros(n),
-        c_in=np.zeros(n),
-        c_out=np.zeros(n),
-        groups=np.ones(n),
-        pred_ptr=pred_ptr,
-        pred=np.nonzero(win)[0] - 1,
-    )
-
-
-# -- one small graph: per-call overhead -------------------------------------
-
-
-@pytest.mark.benchmark(group="one graph: VGG16 at 32 px")
-@pytest.mark.parametrize("impl", ["rfa_fast.analyze", "rfa_fast.screen", "reference"])
-def test_one_graph(benchmark, impl: str) -> None:  # type: ignore[no-untyped-def]
-    g = zoo.vgg16()
-    if impl == "rfa_fast.analyze":
-        out = benchmark(rfa_fast.analyze, g, 32)
-        rf, n = out.summary["rf_max"][0], out.summary["n_unproductive"]
-    elif impl == "rfa_fast.screen":
-        batch = GraphBatch.from_graphs([g])
-        out = benchmark(rfa_fast.screen, batch, 32)
-        rf, n = out.rf_max[0, 0], out.n_unproductive[0, 0]
-    else:
-        out = benchmark(reference.run_graph, g, [[32, 32]])
-        rf, n = out["graph_rf_max"][0, 0], out["n_unproductive"][0, 0]
-    assert (rf, n) == (212.0, 10)
-
+from rfa_fast import GraphBatch, reference, zoo
+from rfa_fast.graph import Graph
 
 # -- chains: the same 50 chains by every implementation ----------------------
 
 
-@pytest.mark.benchmark(group="50 chains x 32 layers")
+@pytest.mark.benchmark(group="chains: 50 random chains of 32 layers")
 @pytest.mark.parametrize("impl", ["sparse", "dense", "numpy", "reference"])
-def test_small_chain_batch(benchmark, rng, impl: str) -> None:  # type: ignore[no-untyped-def]
-    k, s = chain_params(rng, 50, 32)
-    expected = screen_chains_numpy(k, s, [32])
+def test_small_chain_batch(benchmark: Any, impl: str) -> None:
+    k, s = chain_params(np.random.default_rng(50), 50, 32)
+    expected = screen_chains_numpy(k, s, [RESOLUTION])
+    record(benchmark, f"rfa_fast {impl}" if impl in ("sparse", "dense") else impl, 50, base=impl == "sparse")
     if impl == "sparse":
         batch = chain_batch_arrays(k, s)
-        r = benchmark(rfa_fast.screen, batch, 32)
+        r = benchmark(rfa_fast.screen, batch, RESOLUTION)
         got = (r.n_unproductive, r.i_min)
     elif impl == "dense":
-        r = benchmark(rfa_fast.screen_chains, k, s, None, 32)
+        r = benchmark(rfa_fast.screen_chains, k, s, None, RESOLUTION)
         got = (r.n_unproductive, r.i_min)
     elif impl == "numpy":
-        o = benchmark(screen_chains_numpy, k, s, [32])
+        o = benchmark(screen_chains_numpy, k, s, [RESOLUTION])
         got = (o["n_unproductive"], o["i_min"])
     else:
         graphs = chain_graphs(k, s)
-        o = benchmark.pedantic(reference.run_batch, (graphs, [[32, 32]]), rounds=2, iterations=1)
+        o = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 3))
         got = (o["n_unproductive"], o["i_min"])
     np.testing.assert_array_equal(got[0], expected["n_unproductive"])
     np.testing.assert_array_equal(got[1], expected["i_min"])
 
 
-@pytest.mark.benchmark(group="100,000 chains x 32 layers")
-@pytest.mark.parametrize("impl", ["sparse", "sparse, 1 thread", "dense", "dense, 1 thread", "numpy"])
-def test_large_chain_batch(benchmark, rng, impl: str) -> None:  # type: ignore[no-untyped-def]
-    k, s = chain_params(rng, 100_000, 32)
+@pytest.mark.benchmark(group="chains: 100,000 random chains of 32 layers")
+@pytest.mark.parametrize(
+    "impl", ["sparse", "sparse, 1 thread", "sparse, i_min=False", "dense", "dense, 1 thread", "numpy", "reference"]
+)
+def test_large_chain_batch(benchmark: Any, impl: str) -> None:
+    B = sized(benchmark, 100_000, 5_000)
+    k, s = chain_params(np.random.default_rng(100), B, 32)
     threads = 1 if "1 thread" in impl else None
+    label = impl if impl in ("numpy", "reference") else f"rfa_fast {impl}"
+    record(benchmark, label, B, base=impl == "dense", threads=threads or "all")
+    if impl == "sparse, i_min=False":
+        # where the sparse path's time goes: without the I_min bisection only the counts at 32 px are computed
+        batch = chain_batch_arrays(k, s)
+        r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"i_min": False}, rounds=rounds(benchmark, 10))
+        np.testing.assert_array_equal(r.n_unproductive, screen_chains_numpy(k, s, [RESOLUTION])["n_unproductive"])
+        return
     if impl.startswith("sparse"):
         batch = chain_batch_arrays(k, s)
-        r = benchmark.pedantic(rfa_fast.screen, (batch, 32), {"threads": threads}, rounds=5, iterations=1)
+        r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"threads": threads}, rounds=rounds(benchmark, 10))
         got = (r.n_unproductive, r.i_min)
     elif impl.startswith("dense"):
-        r = benchmark.pedantic(rfa_fast.screen_chains, (k, s, None, 32), {"threads": threads}, rounds=5, iterations=1)
+        args = (k, s, None, RESOLUTION)
+        r = benchmark.pedantic(rfa_fast.screen_chains, args, {"threads": threads}, rounds=rounds(benchmark, 10))
         got = (r.n_unproductive, r.i_min)
-    else:
-        o = benchmark.pedantic(screen_chains_numpy, (k, s, [32]), rounds=3, iterations=1)
+    elif impl == "numpy":
+        o = benchmark.pedantic(screen_chains_numpy, (k, s, [RESOLUTION]), rounds=rounds(benchmark, 3))
         got = (o["n_unproductive"], o["i_min"])
-    sample = screen_chains_numpy(k[:2000], s[:2000], [32])
-    np.testing.assert_array_equal(got[0][:2000], sample["n_unproductive"])
-    np.testing.assert_array_equal(got[1][:2000], sample["i_min"])
+    else:
+        n = sized(benchmark, 50, 5)
+        record(benchmark, impl, n, note=f"the first {n} chains per call")
+        graphs = chain_graphs(k[:n], s[:n])
+        o = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 2))
+        got = (o["n_unproductive"], o["i_min"])
+    m = min(2000, len(got[0]))
+    sample = screen_chains_numpy(k[:m], s[:m], [RESOLUTION])
+    np.testing.assert_array_equal(got[0][:m], sample["n_unproductive"])
+    np.testing.assert_array_equal(got[1][:m], sample["i_min"])
 
 
-# -- DAGs: ResNet-50 -----------------------------------------------------------
+# -- packing: from Python-level specs to the core's arrays ----------------------
+
+
+@pytest.mark.benchmark(group="packing: 1,000 chain specs of 32 layers (Python lists of dicts)")
+@pytest.mark.parametrize(
+    "impl", ["Cython packer (GraphBatch.from_specs)", "pure Python (Graph.from_spec + from_graphs)"]
+)
+def test_pack_specs(benchmark: Any, impl: str) -> None:
+    """The packer is the hot spot when a search loop in Python hands over specs."""
+    B = sized(benchmark, 1_000, 100)
+    k, s = chain_params(np.random.default_rng(10), B, 32)
+    specs = chain_specs(k, s)
+    if impl.startswith("Cython"):
+        record(benchmark, impl, B, base=True)
+        batch = benchmark.pedantic(GraphBatch.from_specs, (specs,), rounds=rounds(benchmark, 10))
+    else:
+        record(benchmark, impl, B)
+
+        def pack() -> GraphBatch:
+            return GraphBatch.from_graphs([Graph.from_spec(sp, index=i) for i, sp in enumerate(specs)])
+
+        batch = benchmark.pedantic(pack, rounds=rounds(benchmark, 2))
+    r = rfa_fast.screen(batch, RESOLUTION)
+    np.testing.assert_array_equal(r.n_unproductive, screen_chains_numpy(k, s, [RESOLUTION])["n_unproductive"])
+
+
+# -- random DAGs -------------------------------------------------------------------
+
+DAG_NODES = 64
+
+
+@pytest.mark.benchmark(group=f"dags: 10,000 random DAGs of {DAG_NODES} nodes")
+@pytest.mark.parametrize("impl", ["rfa_fast", "rfa_fast, 1 thread", "reference"])
+def test_random_dags(benchmark: Any, impl: str) -> None:
+    """Random DAGs with skips, strides, dilations and misaligned merges: rfa_fast on all, the reference on 20."""
+    B = sized(benchmark, 10_000, 500)
+    batch = random_dag_batch(np.random.default_rng(64), B, DAG_NODES)
+    n = 20 if not impl.startswith("rfa_fast") else B
+    threads = 1 if "1 thread" in impl else None
+    record(benchmark, impl, n, base=impl == "rfa_fast", nodes=batch.n_nodes if n == B else n * DAG_NODES)
+    if impl.startswith("rfa_fast"):
+        benchmark.extra_info["threads"] = threads or "all"
+        r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"threads": threads}, rounds=rounds(benchmark, 10))
+        assert len(r) == B
+        return
+    benchmark.extra_info["note"] = f"the first {n} DAGs per call"
+    graphs = [graph_from_batch(batch, b) for b in range(n)]
+    out = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 3))
+    r = rfa_fast.screen(batch, RESOLUTION)
+    for key, mine in (("n_unproductive", r.n_unproductive), ("n_border", r.n_border), ("i_min", r.i_min)):
+        np.testing.assert_array_equal(out[key], mine[:n])
+    np.testing.assert_array_equal(out["graph_rf_max"], r.rf_max[:n])
+    np.testing.assert_array_equal(out["aligned"], r.aligned[:n])
+
+
+# -- DAGs: ResNet-50 at 224 px (issue 2's acceptance workload) -------------------------
 
 
 def resnet50_variants(rng: np.random.Generator, n: int) -> list[rfa_fast.Graph]:
@@ -149,16 +160,17 @@ def resnet50_variants(rng: np.random.Generator, n: int) -> list[rfa_fast.Graph]:
     return out
 
 
-@pytest.mark.benchmark(group="10 ResNet-50 DAGs at 224 px")
+@pytest.mark.benchmark(group="dags: 10 ResNet-50 stride variants at 224 px")
 @pytest.mark.parametrize("impl", ["rfa_fast", "reference"])
-def test_resnet50_small(benchmark, rng, impl: str) -> None:  # type: ignore[no-untyped-def]
-    graphs = resnet50_variants(rng, 10)
+def test_resnet50_small(benchmark: Any, impl: str) -> None:
+    graphs = resnet50_variants(np.random.default_rng(10), 10)
+    record(benchmark, impl, 10, base=impl == "rfa_fast")
     if impl == "rfa_fast":
         batch = GraphBatch.from_graphs(graphs)
         r = benchmark(rfa_fast.screen, batch, 224)
         got = (r.n_unproductive, r.i_min, r.rf_max)
     else:
-        o = benchmark.pedantic(reference.run_batch, (graphs, [[224, 224]]), rounds=2, iterations=1)
+        o = benchmark.pedantic(reference.run_batch, (graphs, [[224, 224]]), rounds=rounds(benchmark, 2))
         got = (o["n_unproductive"], o["i_min"], o["graph_rf_max"])
     ref = reference.run_batch(graphs[:3], [[224, 224]])
     np.testing.assert_array_equal(got[0][:3], ref["n_unproductive"])
@@ -166,11 +178,13 @@ def test_resnet50_small(benchmark, rng, impl: str) -> None:  # type: ignore[no-u
     np.testing.assert_array_equal(got[2][:3], ref["graph_rf_max"])
 
 
-@pytest.mark.benchmark(group="10,000 ResNet-50 DAGs at 224 px")
-@pytest.mark.parametrize("threads", [1, None])
-def test_resnet50_large(benchmark, rng, threads: int | None) -> None:  # type: ignore[no-untyped-def]
-    graphs = resnet50_variants(rng, 100)
-    batch = GraphBatch.from_graphs(graphs * 100)
-    r = benchmark.pedantic(rfa_fast.screen, (batch, 224), {"threads": threads}, rounds=5, iterations=1)
-    assert r.i_min.shape == (10_000,)
+@pytest.mark.benchmark(group="dags: 10,000 ResNet-50 stride variants at 224 px")
+@pytest.mark.parametrize("threads", [None, 1])
+def test_resnet50_large(benchmark: Any, threads: int | None) -> None:
+    graphs = resnet50_variants(np.random.default_rng(100), 100)
+    copies = sized(benchmark, 100, 5)
+    batch = GraphBatch.from_graphs(graphs * copies)
+    record(benchmark, "rfa_fast" if threads is None else "rfa_fast, 1 thread", len(batch), base=threads is None)
+    r = benchmark.pedantic(rfa_fast.screen, (batch, 224), {"threads": threads}, rounds=rounds(benchmark, 10))
+    assert r.i_min.shape == (100 * copies,)
     np.testing.assert_array_equal(r.i_min[:100], r.i_min[100:200])
