@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import package_env
 from onnx import TensorProto, helper
 
 import rfa_fast
@@ -80,6 +81,7 @@ def replay_isolated(name: str) -> str:
     out = subprocess.run(
         [sys.executable, "-c", code, str(FINDINGS / name), str(Path(__file__).parent)],
         cwd=Path(__file__).parent,  # not the checkout: its rfa_fast/ has no compiled core when installed
+        env=package_env(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -39,6 +39,17 @@ inline int64_t add_sat(int64_t a, int64_t b) {
   return __builtin_add_overflow(a, b, &r) ? kInt64Max : r;
 }
 
+// Are all values of a[0..n) within [lo, hi]? One branch-free pass the
+// compiler vectorizes; per-item checks run only to name the culprit.
+inline bool all_within(const int32_t* a, int64_t n, int32_t lo, int32_t hi) {
+  int32_t mn = lo, mx = hi;
+  for (int64_t i = 0; i < n; ++i) {
+    mn = a[i] < mn ? a[i] : mn;
+    mx = a[i] > mx ? a[i] : mx;
+  }
+  return mn >= lo && mx <= hi;
+}
+
 struct Fraction {
   int64_t p = 1, q = 1;  // value p / q, both > 0, lowest terms
 };

@@ -50,11 +50,11 @@ struct LayerBounds {
 
 class ChainWorker {
  public:
-  ChainWorker(const Chains& c, const int64_t* res, int64_t R, const Options& opt, const Outputs& out)
-      : c_(c), D_(c.D), res_(res), R_(R), opt_(opt), out_(out), layers_(c.L) {}
+  ChainWorker(const Chains& c, const int64_t* res, int64_t R, const Options& opt, const Outputs& out, bool params_ok)
+      : c_(c), D_(c.D), res_(res), R_(R), opt_(opt), out_(out), layers_(c.L), params_ok_(params_ok) {}
 
   void run(int64_t b) {
-    check(c_, b);
+    if (!params_ok_) check(c_, b);
     bounds(b);
     for (int64_t r = 0; r < R_; ++r) evaluate(b, r);
     summary(b);
@@ -68,6 +68,7 @@ class ChainWorker {
   const Options& opt_;
   const Outputs& out_;
   std::vector<LayerBounds> layers_;
+  const bool params_ok_;  // every parameter already known to be in range
 
   int64_t at(const int32_t* a, int64_t b, int64_t l, int d) const { return a[(b * c_.L + l) * D_ + d]; }
   int64_t kprime(int64_t b, int64_t l, int d) const { return at(c_.dilation, b, l, d) * (at(c_.kernel, b, l, d) - 1) + 1; }
@@ -207,11 +208,23 @@ class ChainWorker {
 void screen_chains(const Chains& c, const int64_t* res, int64_t R, const Options& opt, const Outputs& out) {
   if (c.D < 1 || c.D > 3) throw BatchError(-1, -1, "chains must have 1, 2 or 3 spatial axes");
   const int threads = resolve_threads(opt.threads);
+  // One vectorized range check of every parameter; per-candidate checks
+  // run only when it fails, to name the candidate and layer at fault.
+  const int64_t n = c.B * c.L * c.D;
+  bool params_ok = all_within(c.kernel, n, 1, kMaxWindowParam) && all_within(c.stride, n, 1, kMaxWindowParam) &&
+                   all_within(c.dilation, n, 1, kMaxWindowParam);
+  if (c.pad_begin)
+    params_ok = params_ok && all_within(c.pad_begin, n, -kMaxPad, kMaxPad) && all_within(c.pad_end, n, -kMaxPad, kMaxPad);
+  if (c.channels) {
+    int64_t mn = 0;
+    for (int64_t i = 0; i < c.B * (c.L + 1); ++i) mn = std::min(mn, c.channels[i]);
+    params_ok = params_ok && mn >= 0;
+  }
   // Every candidate costs the same: chunks by count, inline when small.
   parallel_chunks(
       c.B, nullptr, threads,
       [&](int64_t b0, int64_t b1, int) {
-        ChainWorker wk(c, res, R, opt, out);
+        ChainWorker wk(c, res, R, opt, out, params_ok);
         for (int64_t b = b0; b < b1; ++b) wk.run(b);
       },
       c.B * std::max<int64_t>(1, c.L));

@@ -29,17 +29,6 @@ void check_axis_param(int64_t g, int64_t v, const char* what, const int32_t* a, 
   }
 }
 
-// Are all values of a[0..n) within [lo, hi]? One branch-free pass the
-// compiler vectorizes; the per-node checks run only to name the culprit.
-bool all_within(const int32_t* a, int64_t n, int32_t lo, int32_t hi) {
-  int32_t mn = lo, mx = hi;
-  for (int64_t i = 0; i < n; ++i) {
-    mn = std::min(mn, a[i]);
-    mx = std::max(mx, a[i]);
-  }
-  return mn >= lo && mx <= hi;
-}
-
 void validate_graph(const Batch& b, int64_t g, bool params_ok) {
   const int64_t start = b.graph_ptr[g], end = b.graph_ptr[g + 1];
   const int D = b.D;
