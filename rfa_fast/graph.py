@@ -611,77 +611,59 @@ class GraphBuilder:
 
 
 def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
-    """Concatenate graphs into the arrays of DESIGN.md ("Data model")."""
+    """Concatenate graphs into the arrays of DESIGN.md ("Data model").
+
+    Columns are gathered as Python lists and converted once: assigning numpy
+    rows node by node would cost more than the analysis of a small graph.
+    """
     if not graphs:
         raise SpecError("a batch needs at least one graph")
     dims = graphs[0].dims
     for b, g in enumerate(graphs):
         if g.dims != dims:
             raise SpecError(f"graph {b} ({g.name!r}) has {g.dims} spatial axes, graph 0 has {dims}")
-    n = sum(len(g) for g in graphs)
-    e = sum(len(node.inputs) for g in graphs for node in g.nodes)
+    nodes = [node for g in graphs for node in g.nodes]
     graph_ptr = np.zeros(len(graphs) + 1, np.int64)
-    op = np.zeros(n, np.uint8)
-    ints = {k: np.ones((n, dims), np.int32) for k in ("kernel", "stride", "dilation")}
-    pad_begin = np.zeros((n, dims), np.int32)
-    pad_end = np.zeros((n, dims), np.int32)
-    pad_mode = np.zeros(n, np.uint8)
-    ceil_mode = np.zeros(n, np.uint8)
-    scale = np.ones((n, dims), np.float64)
-    mode = np.zeros(n, np.uint8)
-    weighted = np.zeros(n, np.uint8)
-    c_in = np.zeros(n, np.int64)
-    c_out = np.zeros(n, np.int64)
-    groups = np.ones(n, np.int64)
-    pred_ptr = np.zeros(n + 1, np.int64)
-    pred = np.zeros(e, np.int32)
-    v = 0
-    k = 0
-    for b, g in enumerate(graphs):
-        base = v
+    np.cumsum([len(g) for g in graphs], out=graph_ptr[1:])
+    pred: list[int] = []
+    counts: list[int] = []
+    for g, base in zip(graphs, graph_ptr[:-1].tolist()):
         for node in g.nodes:
-            try:
-                op[v] = node.kind
-                ints["kernel"][v] = node.kernel
-                ints["stride"][v] = node.stride
-                ints["dilation"][v] = node.dilation
-                pad_begin[v] = node.pad_begin
-                pad_end[v] = node.pad_end
-                pad_mode[v] = node.pad_mode
-                ceil_mode[v] = node.ceil_mode
-                scale[v] = node.scale
-                mode[v] = node.mode
-                weighted[v] = node.weighted
-                c_in[v] = node.c_in
-                c_out[v] = node.c_out
-                groups[v] = node.groups
-                for p in node.inputs:
-                    pred[k] = base + p
-                    k += 1
-            except OverflowError as e:
-                # a value beyond the array's dtype (kernel 2**31, c_in 2**63): name the node
-                raise SpecError(f"graph {b} ({g.name!r}), node {v - base} ({node.name!r}): {e}") from None
-            v += 1
-            pred_ptr[v] = k
-        graph_ptr[b + 1] = v
+            pred.extend(base + p for p in node.inputs)
+            counts.append(len(node.inputs))
+    pred_ptr = np.zeros(len(nodes) + 1, np.int64)
+    np.cumsum(counts, out=pred_ptr[1:])
+
+    def column(field: str, dtype: Any) -> np.ndarray:
+        return np.array([getattr(node, field) for node in nodes], dtype=dtype)
+
+    def axes(field: str, dtype: Any) -> np.ndarray:
+        values = [getattr(node, field) for node in nodes]
+        for i, v in enumerate(values):
+            if len(v) != dims:
+                raise SpecError(
+                    f"node {i} ({nodes[i].name!r}): {field} has {len(v)} values, the graphs have {dims} axes"
+                )
+        return np.array(values, dtype=dtype).reshape(len(nodes), dims)
+
     return dict(
         graph_ptr=graph_ptr,
-        op=op,
-        kernel=ints["kernel"],
-        stride=ints["stride"],
-        dilation=ints["dilation"],
-        pad_begin=pad_begin,
-        pad_end=pad_end,
-        pad_mode=pad_mode,
-        ceil_mode=ceil_mode,
-        scale=scale,
-        mode=mode,
-        weighted=weighted,
-        c_in=c_in,
-        c_out=c_out,
-        groups=groups,
+        op=column("kind", np.uint8),
+        kernel=axes("kernel", np.int32),
+        stride=axes("stride", np.int32),
+        dilation=axes("dilation", np.int32),
+        pad_begin=axes("pad_begin", np.int32),
+        pad_end=axes("pad_end", np.int32),
+        pad_mode=column("pad_mode", np.uint8),
+        ceil_mode=column("ceil_mode", np.uint8),
+        scale=axes("scale", np.float64),
+        mode=column("mode", np.uint8),
+        weighted=column("weighted", np.uint8),
+        c_in=column("c_in", np.int64),
+        c_out=column("c_out", np.int64),
+        groups=column("groups", np.int64),
         pred_ptr=pred_ptr,
-        pred=pred,
+        pred=np.array(pred, dtype=np.int32),
     )
 
 
