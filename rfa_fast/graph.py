@@ -634,8 +634,25 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
     pred_ptr = np.zeros(len(nodes) + 1, np.int64)
     np.cumsum(counts, out=pred_ptr[1:])
 
+    def convert(field: str, values: list[Any], dtype: Any) -> np.ndarray:
+        try:
+            return np.array(values, dtype=dtype)
+        except OverflowError as e:
+            # a value beyond the dtype (kernel 2**31, c_in 2**63): name the node, as a SpecError
+            if np.dtype(dtype).kind not in "iu":
+                raise SpecError(f"{field}: {e}") from None
+            info = np.iinfo(dtype)
+            for i, v in enumerate(values):
+                if any(not info.min <= x <= info.max for x in (v if isinstance(v, tuple) else (v,))):
+                    b = int(np.searchsorted(graph_ptr, i, side="right")) - 1
+                    raise SpecError(
+                        f"graph {b} ({graphs[b].name!r}), node {i - int(graph_ptr[b])} ({nodes[i].name!r}): "
+                        f"{field} {v} does not fit in {np.dtype(dtype).name}"
+                    ) from None
+            raise
+
     def column(field: str, dtype: Any) -> np.ndarray:
-        return np.array([getattr(node, field) for node in nodes], dtype=dtype)
+        return convert(field, [getattr(node, field) for node in nodes], dtype)
 
     def axes(field: str, dtype: Any) -> np.ndarray:
         values = [getattr(node, field) for node in nodes]
@@ -644,7 +661,7 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
                 raise SpecError(
                     f"node {i} ({nodes[i].name!r}): {field} has {len(v)} values, the graphs have {dims} axes"
                 )
-        return np.array(values, dtype=dtype).reshape(len(nodes), dims)
+        return convert(field, values, dtype).reshape(len(nodes), dims)
 
     return dict(
         graph_ptr=graph_ptr,
