@@ -19,17 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import PKG_ROOT, assert_one_line_error, chain_onnx, model_path, needs_validation, run
+from test_report import LAYER_KEYS, SUMMARY_KEYS  # the stable schema, written down once
 
 import rfa_fast
 
-LAYER_KEYS = [
-    "name", "op", "kind", "kernel", "stride", "dilation", "rf_min", "rf_max",
-    "jump", "fmap", "status", "global_context", "params", "macs",
-]  # fmt: skip
-SUMMARY_KEYS = [
-    "border_layers", "n_unproductive", "i_min", "i_max", "rf_max",
-    "params", "macs", "macs_unproductive", "aligned",
-]  # fmt: skip
 R18_BORDER = "/layer3/layer3.0/conv2/Conv"
 
 

@@ -140,6 +140,18 @@ def _spatial_ok(ctx: Context, node: OpNode, x: Data, what: str) -> bool:
 # -- windows -------------------------------------------------------------------
 
 
+def _weight_channels(wshape: Any, group: int, *, transposed: bool) -> tuple[int, int]:
+    """(c_in, c_out) from a weight's static dims; (0, 0) when unknown.
+
+    Conv weights are [c_out, c_in / group, k...]; ConvTranspose weights are
+    [c_in, c_out / group, k...].
+    """
+    if wshape is None or len(wshape) < 2 or not isinstance(wshape[0], int) or not isinstance(wshape[1], int):
+        return 0, 0
+    first, second = int(wshape[0]), int(wshape[1]) * group
+    return (first, second) if transposed else (second, first)
+
+
 def window(ctx: Context, node: OpNode) -> None:
     """Conv, pooling: a sliding window (WINDOW); weighted for convolutions."""
     x = ctx.first_input(node)
@@ -154,15 +166,7 @@ def window(ctx: Context, node: OpNode) -> None:
     kernel = _kernel(ctx, node, wshape)
     a = ctx.attrs(node)
     group = int(a.get("group", 1))
-    c_in = c_out = 0
-    if (
-        weighted
-        and wshape is not None
-        and len(wshape) >= 2
-        and isinstance(wshape[0], int)
-        and isinstance(wshape[1], int)
-    ):
-        c_out, c_in = int(wshape[0]), int(wshape[1]) * group
+    c_in, c_out = _weight_channels(wshape if weighted else None, group, transposed=False)
     extra: dict[str, Any] = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
     if x.is_global:
         # Geometry is moot on a global tensor (the field is already the whole
@@ -219,15 +223,7 @@ def transposed(ctx: Context, node: OpNode) -> None:
     wshape = ctx.tensors.const_shape(node.input[1]) if weighted and len(node.input) > 1 and node.input[1] else None
     kernel = _kernel(ctx, node, wshape)
     group = int(a.get("group", 1))
-    c_in = c_out = 0
-    if (
-        weighted
-        and wshape is not None
-        and len(wshape) >= 2
-        and isinstance(wshape[0], int)
-        and isinstance(wshape[1], int)
-    ):
-        c_in, c_out = int(wshape[0]), int(wshape[1]) * group
+    c_in, c_out = _weight_channels(wshape if weighted else None, group, transposed=True)
     extra: dict[str, Any] = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
     if x.is_global:
         k = kernel if len(kernel) == ctx.dims else (1,) * ctx.dims
