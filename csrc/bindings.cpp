@@ -143,7 +143,7 @@ int check_threads(int threads) {
 }
 
 py::dict analyze_batch(const py::dict& arrays, const py::array& resolutions, bool ignore_1x1, int threads,
-                       bool per_node, bool i_min) {
+                       bool per_node, bool i_min, bool force_passes) {
   rfa::Batch b;
   py::array keep[18];
   const int64_t* gp = get<int64_t>(arrays, "graph_ptr", 1, -1, -1, &keep[0]);
@@ -176,6 +176,7 @@ py::dict analyze_batch(const py::dict& arrays, const py::array& resolutions, boo
   opt.ignore_1x1 = ignore_1x1;
   opt.threads = check_threads(threads);
   opt.i_min = i_min;
+  opt.force_passes = force_passes;
 
   {
     int64_t largest = 0;  // per-thread scratch grows with the largest graph
@@ -265,7 +266,8 @@ py::dict screen_chains(const py::array& kernel, const py::array& stride, const p
 PYBIND11_MODULE(_core, m) {
   m.doc() = "rfa_fast compiled core: batched receptive-field propagation (see rfa_fast/_core.pyi)";
   m.def("analyze_batch", &analyze_batch, py::arg("arrays"), py::arg("resolutions"), py::arg("ignore_1x1") = false,
-        py::arg("threads") = 0, py::arg("per_node") = false, py::arg("i_min") = true);
+        py::arg("threads") = 0, py::arg("per_node") = false, py::arg("i_min") = true,
+        py::arg("force_passes") = false);
   m.def("screen_chains", &screen_chains, py::arg("kernel"), py::arg("stride"), py::arg("dilation"),
         py::arg("pad_begin"), py::arg("pad_end"), py::arg("channels"), py::arg("resolutions"),
         py::arg("ignore_1x1") = false, py::arg("threads") = 0);

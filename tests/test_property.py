@@ -104,6 +104,37 @@ def test_threads_do_not_change_results(case: tuple[list[Graph], list[list[int]]]
     assert_same(one, two)
 
 
+def _per_graph(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    skip = set(reference.PER_NODE_KEYS) | set(reference.PER_NODE_AT_RESOLUTION_KEYS)
+    return {k: v for k, v in out.items() if k not in skip}
+
+
+@PROPERTY
+@given(graph_and_resolutions(max_nodes=40), st.booleans(), st.lists(st.integers(1, 300), min_size=1, max_size=12))
+def test_screen_thresholds_equal_reference(
+    case: tuple[Graph, list[list[int]]], ignore_1x1: bool, squares: list[int]
+) -> None:
+    """Without per-node outputs, square resolutions are answered by per-node thresholds
+    (csrc/rfa/thresholds.cpp), rectangular ones by a pass each: both equal the oracle."""
+    graph, res = case
+    res = res + [[i] * graph.dims for i in squares]
+    expected = _per_graph(reference.run_graph(graph, res, ignore_1x1=ignore_1x1))
+    arrays = GraphBatch.from_graphs([graph]).arrays
+    got = _core.analyze_batch(arrays, np.array(res, dtype=np.int64), ignore_1x1=ignore_1x1)
+    assert_same(expected, got, graph)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph_batches(max_graphs=6, max_nodes=30), st.lists(st.integers(1, 2000), min_size=1, max_size=40))
+def test_thresholds_equal_passes(case: tuple[list[Graph], list[list[int]]], squares: list[int]) -> None:
+    """The threshold path and the per-resolution passes with bisection agree on every per-graph key."""
+    gs, res = case
+    res = res + [[i] * len(res[0]) for i in squares]
+    arrays = GraphBatch.from_graphs(gs).arrays
+    r = np.array(res, dtype=np.int64)
+    assert_same(_core.analyze_batch(arrays, r, force_passes=True), _core.analyze_batch(arrays, r))
+
+
 # ---------------------------------------------------------------------------
 # The oracle against brute force
 

@@ -32,7 +32,8 @@ struct Batch {
 
 struct Options {
   bool ignore_1x1 = false;
-  bool i_min = true;  // bisection for I_min (the per-resolution results do not need it)
+  bool i_min = true;         // compute I_min (the per-resolution results do not need it)
+  bool force_passes = false;  // one pass per resolution and bisection for I_min, no thresholds (tests)
   int threads = 0;    // 0: every core
 };
 

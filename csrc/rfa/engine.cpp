@@ -8,13 +8,15 @@
 #include <vector>
 
 #include "arith.hpp"
+#include "graph_view.hpp"
 #include "kinds.hpp"
 #include "parallel.hpp"
+#include "sizes.hpp"
+#include "thresholds.hpp"
 
 namespace rfa {
 namespace {
 
-constexpr uint8_t kConnected = 1, kGlobal = 2, kGlobalContext = 4, kAligned = 8;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int64_t kNoRf = kInt64Max;  // r_min of a global node: larger than any I*U
@@ -52,8 +54,29 @@ class GraphWorker {
     propagate();
     if (Dc_ < D_) copy_axis0();
     write_node_fields();
-    for (int64_t r = 0; r < R_; ++r) evaluate_full(r);
-    write_graph_summary();
+    view_ = GraphView{&b_, g_, start_, n_, D_, Dc_, U_, flags_.data(), rmin_.data(),
+                      has_resize_ ? frac_.data() : nullptr, opt_.ignore_1x1};
+    // Thresholds answer I_min and every square resolution without a pass;
+    // per-node results and rectangular resolutions take one pass each.
+    params_.resize(n_);
+    for (int64_t i = 0; i < n_; ++i) params_[i] = params(i);
+    const bool thr = !opt_.force_passes && thresholds_.build(view_, params_.data());
+    sweep_I_.clear();
+    sweep_r_.clear();
+    for (int64_t r = 0; r < R_; ++r) {
+      const int64_t* I = res_ + r * D_;
+      bool square = true;
+      for (int d = 1; d < D_; ++d) square &= I[d] == I[0];
+      if (thr && square && !out_.node_status) {
+        sweep_I_.push_back(I[0]);
+        sweep_r_.push_back(r);
+      } else {
+        evaluate_full(r);
+      }
+    }
+    if (!sweep_I_.empty())
+      thresholds_.count(sweep_I_.data(), sweep_r_.data(), static_cast<int64_t>(sweep_I_.size()), R_, out_);
+    write_graph_summary(thr);
   }
 
  private:
@@ -76,6 +99,9 @@ class GraphWorker {
   std::vector<double> lo_off_, up_off_;  // linear bounds on the feature maps
   std::vector<Fraction> frac_;  // resize factors of this graph, [n*D] (only when it has resizes)
   bool has_resize_ = false;
+  GraphView view_;
+  Thresholds thresholds_;
+  std::vector<int64_t> params_, sweep_I_, sweep_r_;
 
   [[noreturn]] void overflow(int64_t i, const char* what) const {
     const int64_t v = start_ + i;
@@ -366,36 +392,8 @@ class GraphWorker {
     return p;
   }
 
-  // Output size on axis d of node i given its input's size n (docs/semantics.md).
-  int64_t out_size(int64_t i, int64_t k, int d, int64_t n) const {
-    if (n <= 0) return 0;
-    const int64_t v = start_ + i;
-    if (k == WINDOW) {
-      const int64_t kp = kprime(i, d), s = param(b_.stride, i, d);
-      const uint8_t pm = b_.pad_mode[v];
-      if (pm == SAME_UPPER || pm == SAME_LOWER) return ceil_div(n, s);
-      const int64_t pb = pm == VALID ? 0 : param(b_.pad_begin, i, d);
-      const int64_t pe = pm == VALID ? 0 : param(b_.pad_end, i, d);
-      const int64_t x = n + pb + pe - kp;
-      if (x < 0) return 0;
-      if (!b_.ceil_mode[v] || pm == VALID) return x / s + 1;
-      int64_t o = ceil_div(x, s) + 1;
-      if ((o - 1) * s >= n + pb) --o;  // the last window must start inside the input or left pad
-      return o;
-    }
-    if (k == TRANSPOSED) {
-      const int64_t kp = kprime(i, d), s = param(b_.stride, i, d);
-      const uint8_t pm = b_.pad_mode[v];
-      if (pm == SAME_UPPER || pm == SAME_LOWER) return mul_sat(n, s);
-      const int64_t pads = pm == VALID ? 0 : param(b_.pad_begin, i, d) + param(b_.pad_end, i, d);
-      return std::max<int64_t>(0, add_sat(mul_sat(n - 1, s), kp - pads));
-    }
-    if (k == RESIZE) {
-      const Fraction f = frac_[i * D_ + d];
-      if (f.p == f.q) return n;
-      return mul_sat(n / f.q, f.p) + (n % f.q) * f.p / f.q;  // floor(n*p/q) without overflow
-    }
-    return n;  // IDENTITY
+  int64_t out_size(int64_t i, int d, int64_t n) const {
+    return rfa::out_size(b_, start_ + i, d, has_resize_ ? frac_[i * D_ + d] : Fraction{}, n);
   }
 
   // Feature maps of node i on axes [d0, d1) from its inputs' maps.
@@ -418,21 +416,12 @@ class GraphWorker {
       }
     } else {
       const int64_t p = *preds_begin(i) - start_;
-      for (int d = d0; d < d1; ++d) f[d] = out_size(i, k, d, fmap_[p * D_ + d]);
+      for (int d = d0; d < d1; ++d) f[d] = out_size(i, d, fmap_[p * D_ + d]);
     }
   }
 
-  bool exempt_1x1(int64_t i) const {
-    if (!opt_.ignore_1x1) return false;
-    for (int d = 0; d < D_; ++d)
-      if (kprime(i, d) != 1) return false;
-    return true;
-  }
-
-  // Is windowed node i (input p) a candidate for the status rules at all?
-  bool rated(int64_t i) const {
-    return (flags_[i] & (kConnected | kGlobal)) == kConnected && is_windowed(kind(i)) && !exempt_1x1(i);
-  }
+  bool exempt_1x1(int64_t i) const { return view_.exempt_1x1(i); }
+  bool rated(int64_t i) const { return view_.rated(i); }
 
   // Rules (a) and (b) on axes [d0, d1), both required on every axis there.
   bool unproductive(int64_t i, int d0, int d1, const int64_t* I) const {
@@ -674,7 +663,7 @@ class GraphWorker {
     return true;
   }
 
-  void write_graph_summary() {
+  void write_graph_summary(bool thresholds) {
     const bool conn = has(n_ - 1, kConnected);
     out_.connected[g_] = conn;
     bool aligned = true;
@@ -704,6 +693,11 @@ class GraphWorker {
     if (!opt_.i_min || !conn) {
       out_.i_min[g_] = kNaN;
       for (int d = 0; d < D_; ++d) out_.i_min_axes[g_ * D_ + d] = kNaN;
+      return;
+    }
+    if (thresholds) {
+      out_.i_min[g_] = thresholds_.i_min();
+      for (int d = 0; d < D_; ++d) out_.i_min_axes[g_ * D_ + d] = thresholds_.i_min_axis(d);
       return;
     }
     linear_bounds();

@@ -1,0 +1,325 @@
+#include "thresholds.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "sizes.hpp"
+
+namespace rfa {
+
+namespace {
+
+constexpr int64_t kNever = kMaxResolution + 1;  // "unproductive at every resolution up to 2^30"
+constexpr int32_t kZeroClass = 0, kOneClass = 1, kInputClass = 2;
+constexpr int kMaxMergeDepth = 200;
+
+int64_t clamp_res(int64_t t) { return std::min(t, kNever); }
+
+}  // namespace
+
+double Thresholds::as_resolution(int64_t t) {
+  return t > kMaxResolution ? std::numeric_limits<double>::infinity() : static_cast<double>(std::max<int64_t>(t, 1));
+}
+
+bool Thresholds::same_rule(int64_t i, int64_t j) const {
+  const Batch& b = *v_.b;
+  const int64_t vi = v_.start + i, vj = v_.start + j;
+  if (b.op[vi] != b.op[vj] || b.pad_mode[vi] != b.pad_mode[vj] || b.ceil_mode[vi] != b.ceil_mode[vj]) return false;
+  for (int d = 0; d < v_.Dc; ++d) {
+    const int64_t a = vi * v_.D + d, c = vj * v_.D + d;
+    if (b.kernel[a] != b.kernel[c] || b.stride[a] != b.stride[c] || b.dilation[a] != b.dilation[c] ||
+        b.pad_begin[a] != b.pad_begin[c] || b.pad_end[a] != b.pad_end[c])
+      return false;
+    const Fraction fi = v_.factor(i, d), fj = v_.factor(j, d);
+    if (fi.p != fj.p || fi.q != fj.q) return false;
+  }
+  return true;
+}
+
+// Layers with the same size rule on the same class (a strided conv and its
+// projection shortcut) share a class, so their merge is not a new one.
+int32_t Thresholds::op_class(int32_t parent, int64_t i) {
+  for (int32_t c = cls_[parent].first_child; c >= 0; c = cls_[c].next_sibling) {
+    --budget_;
+    if (cls_[c].node >= 0 && same_rule(cls_[c].node, i)) return c;
+  }
+  Class k{};
+  k.node = i;
+  k.parent = parent;
+  k.next_sibling = cls_[parent].first_child;
+  cls_.push_back(k);
+  const auto id = static_cast<int32_t>(cls_.size() - 1);
+  cls_[parent].first_child = id;
+  return id;
+}
+
+// parents: sorted, distinct, at least two. Filed under its first parent.
+int32_t Thresholds::merge_class(std::vector<int32_t>& parents) {
+  const int32_t head = parents[0];
+  const auto np = static_cast<int32_t>(parents.size());
+  for (int32_t c = cls_[head].first_child; c >= 0; c = cls_[c].next_sibling) {
+    const Class& k = cls_[c];
+    budget_ -= np;
+    if (k.node < 0 && k.pend - k.pbegin == np &&
+        std::equal(parents.begin(), parents.end(), merge_parents_.begin() + k.pbegin))
+      return c;
+  }
+  Class k{};
+  k.node = -1;
+  k.parent = -1;
+  k.pbegin = static_cast<int32_t>(merge_parents_.size());
+  merge_parents_.insert(merge_parents_.end(), parents.begin(), parents.end());
+  k.pend = static_cast<int32_t>(merge_parents_.size());
+  k.next_sibling = cls_[head].first_child;
+  cls_.push_back(k);
+  const auto id = static_cast<int32_t>(cls_.size() - 1);
+  cls_[head].first_child = id;
+  return id;
+}
+
+// The smallest resolution I >= 1 at which class c's map on axis d is at
+// least m (kNoSize: none). Op classes are inverted in a loop back to their
+// merge class or the input; merge classes take the least over their parents
+// and remember recent answers, so shared ancestry is not walked twice.
+int64_t Thresholds::inverse(int32_t c, int d, int64_t m, int depth) {
+  for (;;) {
+    if (m <= 0) return 1;  // every map is at least 0
+    if (--budget_ < 0) {
+      aborted_ = true;
+      return kNoSize;
+    }
+    if (c == kZeroClass) return kNoSize;
+    if (c == kOneClass) return m == 1 ? 1 : kNoSize;
+    if (c == kInputClass) return m;
+    Class& k = cls_[c];
+    if (k.node >= 0) {
+      m = min_in_size(*v_.b, v_.start + k.node, d, v_.factor(k.node, d), m);
+      if (m == kNoSize) return kNoSize;
+      c = k.parent;
+      continue;
+    }
+    for (int e = 0; e < kMemo; ++e)
+      if (k.memo_d[e] == d && k.memo_m[e] == m) return k.memo_I[e];
+    if (depth >= kMaxMergeDepth) {
+      aborted_ = true;
+      return kNoSize;
+    }
+    int64_t best = kNoSize;
+    for (int32_t e = k.pbegin; e < k.pend; ++e) {
+      best = std::min(best, inverse(merge_parents_[e], d, m, depth + 1));
+      if (aborted_) return kNoSize;
+    }
+    Class& kk = cls_[c];  // cls_ does not grow here, but stay safe
+    const int slot = kk.memo_next;
+    kk.memo_d[slot] = static_cast<int8_t>(d);
+    kk.memo_m[slot] = m;
+    kk.memo_I[slot] = best;
+    kk.memo_next = static_cast<uint8_t>((slot + 1) % kMemo);
+    return best;
+  }
+}
+
+bool Thresholds::build(const GraphView& v, const int64_t* params) {
+  v_ = v;
+  const int64_t n = v.n, U = v.U;
+  const int Dc = v.Dc;
+  const int64_t E = v.b->pred_ptr[v.start + n] - v.b->pred_ptr[v.start];
+  budget_ = 256 + 16 * (n + E);
+  aborted_ = false;
+  cls_.assign(3, Class{-1, -1, 0, 0});
+  merge_parents_.clear();
+  node_cls_.resize(n);
+  uT_.resize(n);
+  rated_.clear();
+  tc_min_.clear();
+  tc_max_.clear();
+  costly_.clear();
+  i_min_ = 1;
+  for (int d = 0; d < 3; ++d) i_min_ax_[d] = 1;
+
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t fl = v.flags[i], k = v.kind(i);
+    int32_t c;
+    if (!(fl & kConnected)) {
+      c = kZeroClass;
+    } else if (fl & kGlobal) {
+      c = kOneClass;
+    } else if (k == INPUT) {
+      c = kInputClass;
+    } else if (k == MERGE) {
+      tmp_.clear();
+      for (const int32_t* pp = v.preds_begin(i); pp != v.preds_end(i); ++pp)
+        if (v.spatial(*pp - v.start)) tmp_.push_back(node_cls_[*pp - v.start]);
+      std::sort(tmp_.begin(), tmp_.end());
+      tmp_.erase(std::unique(tmp_.begin(), tmp_.end()), tmp_.end());
+      c = tmp_.size() == 1 ? tmp_[0] : merge_class(tmp_);
+    } else {
+      const int32_t cp = node_cls_[v.first_pred(i)];
+      bool keep = true;
+      for (int d = 0; d < Dc && keep; ++d) keep = preserves_size(*v.b, v.start + i, d, v.factor(i, d));
+      c = keep ? cp : op_class(cp, i);
+    }
+    node_cls_[i] = c;
+
+    if (v.spatial(i)) {
+      int64_t lo = kInt64Max, hi = 0;
+      for (int d = 0; d < Dc; ++d) {
+        const int64_t t = ceil_div(v.rmin[i * v.D + d], U);
+        lo = std::min(lo, t);
+        hi = std::max(hi, t);
+      }
+      tc_min_.push_back(clamp_res(lo));
+      tc_max_.push_back(clamp_res(hi));
+    }
+
+    int64_t up = 0;  // the largest T among the nearest windowed ancestors
+    for (const int32_t* pp = v.preds_begin(i); pp != v.preds_end(i); ++pp) up = std::max(up, uT_[*pp - v.start]);
+    if (v.rated(i)) {
+      const int64_t p = v.first_pred(i);
+      int64_t ta = kNever, tb = kNever;
+      for (int d = 0; d < Dc; ++d) {
+        // (a): I*U <= rf_min(p) and I*U < rf_min(i); (b): map(p) <= k'
+        const int64_t a = std::min(floor_div(v.rmin[p * v.D + d], U) + 1, ceil_div(v.rmin[i * v.D + d], U));
+        const int64_t bb = clamp_res(inverse(node_cls_[p], d, v.kprime(i, d) + 1, 0));
+        if (aborted_) return false;
+        ta = std::min(ta, clamp_res(a));
+        tb = std::min(tb, bb);
+        i_min_ax_[d] = std::max(i_min_ax_[d], std::max(clamp_res(a), bb));
+      }
+      const int64_t T = std::max(ta, tb);
+      i_min_ = std::max(i_min_, T);
+      rated_.push_back(Rated{T, up});
+      uT_[i] = T;
+    } else if (v.passes_uflag(i)) {
+      uT_[i] = up;
+    } else {
+      uT_[i] = 0;
+    }
+
+    const int64_t pr = params ? params[i] : 0;
+    if (pr > 0) {
+      const int32_t mc = k == WINDOW ? c : (k == TRANSPOSED ? node_cls_[v.first_pred(i)] : kOneClass);
+      const auto ri = v.rated(i) ? static_cast<int32_t>(rated_.size() - 1) : -1;
+      costly_.push_back(Costly{mc, ri, pr});
+    }
+  }
+  if (budget_ < 0) return false;
+  // Parameters per class: the total MACs at I are sum_c W_c * |map of c at I|.
+  W_.assign(cls_.size(), 0);
+  for (const Costly& x : costly_) W_[x.cls] = add_sat(W_[x.cls], x.params);
+  wclasses_.clear();
+  for (size_t c = 0; c < cls_.size(); ++c)
+    if (W_[c] > 0) wclasses_.push_back(static_cast<int32_t>(c));
+  return true;
+}
+
+void Thresholds::class_sizes(int64_t I) {
+  const int Dc = v_.Dc;
+  csize_.resize(cls_.size() * Dc);
+  for (int d = 0; d < Dc; ++d) {
+    csize_[kZeroClass * Dc + d] = 0;
+    csize_[kOneClass * Dc + d] = 1;
+    csize_[kInputClass * Dc + d] = I;
+  }
+  for (size_t c = 3; c < cls_.size(); ++c) {
+    const Class& k = cls_[c];
+    for (int d = 0; d < Dc; ++d) {
+      int64_t s = 0;
+      if (k.node >= 0) {
+        s = out_size(*v_.b, v_.start + k.node, d, v_.factor(k.node, d), csize_[k.parent * Dc + d]);
+      } else {
+        for (int32_t e = k.pbegin; e < k.pend; ++e) s = std::max(s, csize_[merge_parents_[e] * Dc + d]);
+      }
+      csize_[c * Dc + d] = s;
+    }
+  }
+}
+
+void Thresholds::count(const int64_t* I, const int64_t* r, int64_t S, int64_t R, const Outputs& out) {
+  if (S <= 0) return;
+  order_.resize(S);
+  for (int64_t s = 0; s < S; ++s) order_[s] = s;
+  std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) { return I[a] < I[b]; });
+  sorted_.resize(S);
+  for (int64_t s = 0; s < S; ++s) sorted_[s] = I[order_[s]];
+  // lb(T): how many of the sorted resolutions lie below T, i.e. satisfy I < T
+  auto lb = [&](int64_t t) -> int64_t {
+    return std::lower_bound(sorted_.begin(), sorted_.end(), t) - sorted_.begin();
+  };
+  du_.assign(S + 1, 0);
+  db_.assign(S + 1, 0);
+  dc_.assign(S + 1, 0);
+  dp_.assign(S + 1, 0);
+  std::vector<int64_t>& tix = acc_;  // count index of each rated node's T
+  tix.resize(rated_.size());
+  for (size_t j = 0; j < rated_.size(); ++j) {
+    const int64_t t = lb(rated_[j].T), a = lb(rated_[j].A);
+    tix[j] = t;
+    du_[0] += 1;
+    du_[t] -= 1;
+    if (a < t) {
+      db_[a] += 1;
+      db_[t] -= 1;
+    }
+  }
+  for (size_t j = 0; j < tc_min_.size(); ++j) {
+    const int64_t lo = lb(tc_min_[j]), hi = lb(tc_max_[j]);
+    dc_[0] += 1;
+    dc_[lo] -= 1;
+    dp_[lo] += 1;
+    dp_[hi] -= 1;
+  }
+  // MACs: the total at I is sum_c W_c * |map of c at I|; the unproductive
+  // share walks the resolutions downwards, adding each costly rated node to
+  // its class's sum once the resolution drops below its T.
+  joins_.clear();
+  for (const Costly& x : costly_)
+    if (x.rated >= 0 && tix[x.rated] > 0) joins_.emplace_back(tix[x.rated], x.cls, x.params);
+  std::sort(joins_.begin(), joins_.end(), [](const Join& a, const Join& b) { return a.t > b.t; });
+  unprod_W_.assign(cls_.size(), 0);
+  active_.clear();
+  macs_.resize(S);
+  macs_u_.resize(S);
+  size_t next = 0;
+  for (int64_t s = S - 1; s >= 0; --s) {
+    for (; next < joins_.size() && joins_[next].t > s; ++next) {
+      const Join& x = joins_[next];
+      if (unprod_W_[x.cls] == 0) active_.push_back(x.cls);
+      unprod_W_[x.cls] = add_sat(unprod_W_[x.cls], x.params);
+    }
+    if (wclasses_.empty()) {
+      macs_[s] = macs_u_[s] = 0;
+      continue;
+    }
+    class_sizes(sorted_[s]);
+    int64_t total = 0, unprod = 0;
+    for (int32_t c : wclasses_) total = add_sat(total, mul_sat(W_[c], map_product(c)));
+    for (int32_t c : active_) unprod = add_sat(unprod, mul_sat(unprod_W_[c], map_product(c)));
+    macs_[s] = total;
+    macs_u_[s] = unprod;
+  }
+  int64_t cu = 0, cb = 0, cc = 0, cp = 0;
+  for (int64_t s = 0; s < S; ++s) {
+    cu += du_[s];
+    cb += db_[s];
+    cc += dc_[s];
+    cp += dp_[s];
+    const int64_t o = v_.g * R + r[order_[s]];
+    out.n_unproductive[o] = cu;
+    out.n_border[o] = cb;
+    out.n_critical[o] = cc;
+    out.n_partially_critical[o] = cp;
+    out.macs[o] = macs_[s];
+    out.macs_unproductive[o] = macs_u_[s];
+  }
+}
+
+// The product of class c's map sizes over every axis (the MAC factor).
+int64_t Thresholds::map_product(int32_t c) const {
+  const int Dc = v_.Dc;
+  int64_t p = 1;
+  for (int d = 0; d < v_.D; ++d) p = mul_sat(p, csize_[c * Dc + (d < Dc ? d : 0)]);
+  return p;
+}
+
+}  // namespace rfa

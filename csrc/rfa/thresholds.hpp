@@ -1,0 +1,88 @@
+// Resolution thresholds of one graph. Fields do not depend on the
+// resolution and feature maps grow monotonically with it, so at a square
+// resolution I every status rule of docs/semantics.md is "I < T" for a T
+// found once per node:
+//   unproductive  I < T             T = max(T_a, T_b) (rules (a), (b))
+//   border        A <= I < T        A: largest T of the nearest windowed ancestors
+//   critical      I < Tc            Tc = ceil(rf_min) (partially: between axes)
+// I_min is then max T, and a sweep over S resolutions is a count, not S passes.
+//
+// Rule (b) asks for the smallest I at which an input's feature map exceeds
+// k'. Nodes are grouped into feature-map classes, nodes whose maps are the
+// same function of I (everything between two size-changing layers), and the
+// size rules are inverted class by class back to the input.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "batch.hpp"
+#include "graph_view.hpp"
+
+namespace rfa {
+
+class Thresholds {
+ public:
+  // false: the class structure is too tangled for a work budget linear in
+  // the graph (a long chain of VALID convolutions, each a new class); the
+  // caller then uses per-resolution passes, which give the same answers.
+  bool build(const GraphView& v, const int64_t* params);
+
+  // Square I_min, and I_min of axis d alone (docs/semantics.md).
+  double i_min() const { return as_resolution(i_min_); }
+  double i_min_axis(int d) const { return as_resolution(i_min_ax_[d < v_.Dc ? d : 0]); }
+
+  // Per-graph counts at the square resolutions I[s], s < S, written at
+  // out[g*R + r[s]].
+  void count(const int64_t* I, const int64_t* r, int64_t S, int64_t R, const Outputs& out);
+
+ private:
+  static constexpr int kMemo = 4;
+  struct Class {
+    int64_t node;     // the node whose size rule makes it (op class), -1 otherwise
+    int32_t parent;   // op class: the class of the node's input
+    int32_t pbegin, pend;  // merge class: its parents in merge_parents_
+    int32_t first_child = -1, next_sibling = -1;  // classes built on this one, for sharing
+    int64_t memo_m[kMemo] = {0, 0, 0, 0}, memo_I[kMemo] = {0, 0, 0, 0};
+    int8_t memo_d[kMemo] = {-1, -1, -1, -1};
+    uint8_t memo_next = 0;
+  };
+  struct Rated {
+    int64_t T, A;
+  };
+  struct Costly {  // a node with parameters: MACs = params * product of its class's map sizes
+    int32_t cls;
+    int32_t rated;  // index into rated_, or -1
+    int64_t params;
+  };
+  struct Join {  // a costly rated node, unproductive below count index t
+    int64_t t;
+    int32_t cls;
+    int64_t params;
+    Join(int64_t t_, int32_t c, int64_t p) : t(t_), cls(c), params(p) {}
+  };
+
+  static double as_resolution(int64_t t);
+  int32_t op_class(int32_t parent, int64_t i);
+  int32_t merge_class(std::vector<int32_t>& parents);
+  bool same_rule(int64_t i, int64_t j) const;
+  int64_t inverse(int32_t c, int d, int64_t m, int depth);  // smallest I with map(c, d, I) >= m
+  void class_sizes(int64_t I);
+  int64_t map_product(int32_t c) const;
+
+  GraphView v_;
+  int64_t budget_ = 0;
+  bool aborted_ = false;
+  std::vector<Class> cls_;
+  std::vector<int32_t> merge_parents_, node_cls_, tmp_;
+  std::vector<int64_t> uT_, csize_, W_, unprod_W_, acc_;
+  std::vector<Rated> rated_;
+  std::vector<int64_t> tc_min_, tc_max_;
+  std::vector<Costly> costly_;
+  std::vector<int32_t> wclasses_, active_;
+  int64_t i_min_ = 1, i_min_ax_[3] = {1, 1, 1};
+  // count() scratch
+  std::vector<int64_t> sorted_, order_, du_, db_, dc_, dp_, macs_, macs_u_;
+  std::vector<Join> joins_;
+};
+
+}  // namespace rfa
