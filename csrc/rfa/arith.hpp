@@ -41,8 +41,9 @@ inline int64_t add_sat(int64_t a, int64_t b) {
 
 // Are all values of a[0..n) within [lo, hi]? One branch-free pass the
 // compiler vectorizes; per-item checks run only to name the culprit.
-inline bool all_within(const int32_t* a, int64_t n, int32_t lo, int32_t hi) {
-  int32_t mn = lo, mx = hi;
+template <class T>
+inline bool all_within(const T* a, int64_t n, T lo, T hi) {
+  T mn = lo, mx = hi;
   for (int64_t i = 0; i < n; ++i) {
     mn = a[i] < mn ? a[i] : mn;
     mx = a[i] > mx ? a[i] : mx;

@@ -55,12 +55,112 @@ class ChainWorker {
 
   void run(int64_t b) {
     if (!params_ok_) check(c_, b);
+    if (D_ == 1 && !c_.channels && R_ <= kMaxFusedR && run_fused(b)) return;
     bounds(b);
     for (int64_t r = 0; r < R_; ++r) evaluate(b, r);
     summary(b);
   }
 
  private:
+  static constexpr int64_t kMaxFusedR = 16;
+
+  // One axis, no channels (the search-loop case): the bounds, the status
+  // counts and I_min of every layer in a single pass, nothing stored per
+  // layer. The same formulas as bounds(), evaluate() and summary(); false
+  // on an int64 overflow, which the general path then reports.
+  bool run_fused(int64_t b) {
+    const int64_t L = c_.L;
+    const int32_t* k = c_.kernel + b * L;
+    const int32_t* s = c_.stride + b * L;
+    const int32_t* dl = c_.dilation + b * L;
+    const int32_t* pb = c_.pad_begin ? c_.pad_begin + b * L : nullptr;
+    const int32_t* pe = c_.pad_end ? c_.pad_end + b * L : nullptr;
+    int64_t n_u[kMaxFusedR], n_b[kMaxFusedR], n_c[kMaxFusedR];
+    bool prev_u[kMaxFusedR];
+#pragma GCC unroll 1
+    for (int64_t q = 0; q < R_; ++q) {  // only R entries, not as a memset: R is usually 1
+      n_u[q] = n_b[q] = n_c[q] = 0;
+      prev_u[q] = false;
+    }
+    int64_t J = 1, r = 1, S = 0, K = 0, worst = 0;
+    bool ok = true;
+    const bool ignore_1x1 = opt_.ignore_1x1;
+    if (R_ == 1) {  // the common screen: one resolution, every counter in a register
+      const int64_t I = res_[0];
+      int64_t nu = 0, nb = 0, nc = 0;
+      bool prev = false;
+      for (int64_t l = 0; l < L; ++l) {
+        const int64_t kp = int64_t(dl[l]) * (k[l] - 1) + 1;
+        const int64_t P = pb ? int64_t(pb[l]) + pe[l] : kp - 1;
+        const int64_t r_out = add_chk(r, mul_chk(kp - 1, J, ok), ok);
+        const int64_t thr = std::max(std::min(r, r_out - 1), std::max(K, add_chk(mul_chk(J, kp, ok), S, ok)));
+        const bool rated = !ignore_1x1 || kp != 1;
+        const bool u = rated && I <= thr;
+        worst = rated ? std::max(worst, thr) : worst;
+        nu += u;
+        nb += u && !prev;
+        prev = rated ? u : prev;
+        nc += r_out > I;
+        K = std::max(K, S);
+        S = add_chk(S, mul_chk(J, kp - P - 1, ok), ok);
+        J = mul_chk(J, s[l], ok);
+        r = r_out;
+      }
+      n_u[0] = nu;
+      n_b[0] = nb;
+      n_c[0] = nc;
+    }
+    for (int64_t l = 0; l < L && R_ > 1; ++l) {
+      const int64_t kp = int64_t(dl[l]) * (k[l] - 1) + 1;
+      const int64_t P = pb ? int64_t(pb[l]) + pe[l] : kp - 1;
+      const int64_t r_out = add_chk(r, mul_chk(kp - 1, J, ok), ok);
+      const int64_t thr = std::max(std::min(r, r_out - 1), std::max(K, add_chk(mul_chk(J, kp, ok), S, ok)));
+      const bool rated = !(opt_.ignore_1x1 && kp == 1);
+      if (rated) worst = std::max(worst, thr);
+      for (int64_t q = 0; q < R_; ++q) {
+        const int64_t I = res_[q];
+        const bool u = rated && I <= thr;
+        n_u[q] += u;
+        n_b[q] += u && !prev_u[q];
+        if (rated) prev_u[q] = u;
+        n_c[q] += r_out > I;
+      }
+      K = std::max(K, S);
+      S = add_chk(S, mul_chk(J, kp - P - 1, ok), ok);
+      J = mul_chk(J, s[l], ok);
+      r = r_out;
+    }
+    if (!ok) return false;
+    // Stores one by one: for a handful of values the memcpy/memset the
+    // compiler would make of a loop costs more than the whole chain.
+    const auto put = [&](int64_t q) {
+      const int64_t o = b * R_ + q;
+      out_.n_unproductive[o] = n_u[q];
+      out_.n_border[o] = n_b[q];
+      out_.n_critical[o] = n_c[q];
+      out_.n_partially_critical[o] = 0;
+      out_.macs[o] = 0;
+      out_.macs_unproductive[o] = 0;
+    };
+    if (R_ == 1) {
+      put(0);
+    } else {
+#pragma GCC unroll 1
+      for (int64_t q = 0; q < R_; ++q) put(q);
+    }
+    out_.connected[b] = 1;
+    out_.aligned[b] = 1;
+    out_.params[b] = 0;
+    const double rf = static_cast<double>(r);
+    out_.rf_max[b] = rf;
+    out_.i_max_axes[b] = L > 0 ? rf : kNaN;
+    out_.i_max[b] = L > 0 ? rf : kNaN;
+    const double i_min = opt_.i_min ? as_i_min(worst) : kNaN;
+    out_.i_min_axes[b] = i_min;
+    out_.i_min[b] = i_min;
+    return true;
+  }
+
   const Chains& c_;
   const int D_;
   const int64_t* res_;

@@ -124,16 +124,24 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
   const int64_t n = v.n, U = v.U;
   const int Dc = v.Dc;
   const int64_t E = v.b->pred_ptr[v.start + n] - v.b->pred_ptr[v.start];
+  // U is 2 without upsampling, and a power of two for most upsamplings:
+  // shifts instead of 64-bit divisions, which would dominate this loop.
+  const int sh = (U & (U - 1)) == 0 ? __builtin_ctzll(static_cast<unsigned long long>(U)) : -1;
+  auto floor_u = [&](int64_t x) { return sh >= 0 ? (x >> sh) : floor_div(x, U); };
+  auto ceil_u = [&](int64_t x) { return sh >= 0 ? -((-x) >> sh) : ceil_div(x, U); };
   budget_ = 256 + 16 * (n + E);
   aborted_ = false;
   cls_.assign(3, Class{-1, -1, 0, 0});
   merge_parents_.clear();
   node_cls_.resize(n);
   uT_.resize(n);
-  rated_.clear();
+  rated_T_.clear();
+  rated_A_.clear();
   tc_min_.clear();
   tc_max_.clear();
-  costly_.clear();
+  costly_cls_.clear();
+  costly_rated_.clear();
+  costly_params_.clear();
   i_min_ = 1;
   for (int d = 0; d < 3; ++d) i_min_ax_[d] = 1;
 
@@ -164,7 +172,7 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
     if (v.spatial(i)) {
       int64_t lo = kInt64Max, hi = 0;
       for (int d = 0; d < Dc; ++d) {
-        const int64_t t = ceil_div(v.rmin[i * v.D + d], U);
+        const int64_t t = ceil_u(v.rmin[i * v.D + d]);
         lo = std::min(lo, t);
         hi = std::max(hi, t);
       }
@@ -179,7 +187,7 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
       int64_t ta = kNever, tb = kNever;
       for (int d = 0; d < Dc; ++d) {
         // (a): I*U <= rf_min(p) and I*U < rf_min(i); (b): map(p) <= k'
-        const int64_t a = std::min(floor_div(v.rmin[p * v.D + d], U) + 1, ceil_div(v.rmin[i * v.D + d], U));
+        const int64_t a = std::min(floor_u(v.rmin[p * v.D + d]) + 1, ceil_u(v.rmin[i * v.D + d]));
         const int64_t bb = clamp_res(inverse(node_cls_[p], d, v.kprime(i, d) + 1, 0));
         if (aborted_) return false;
         ta = std::min(ta, clamp_res(a));
@@ -188,7 +196,9 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
       }
       const int64_t T = std::max(ta, tb);
       i_min_ = std::max(i_min_, T);
-      rated_.push_back(Rated{T, up});
+      // parallel scalar vectors: pushing a 16-byte struct stalls on store forwarding
+      rated_T_.push_back(T);
+      rated_A_.push_back(up);
       uT_[i] = T;
     } else if (v.passes_uflag(i)) {
       uT_[i] = up;
@@ -199,14 +209,15 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
     const int64_t pr = params ? params[i] : 0;
     if (pr > 0) {
       const int32_t mc = k == WINDOW ? c : (k == TRANSPOSED ? node_cls_[v.first_pred(i)] : kOneClass);
-      const auto ri = v.rated(i) ? static_cast<int32_t>(rated_.size() - 1) : -1;
-      costly_.push_back(Costly{mc, ri, pr});
+      costly_cls_.push_back(mc);
+      costly_rated_.push_back(v.rated(i) ? static_cast<int32_t>(rated_T_.size() - 1) : -1);
+      costly_params_.push_back(pr);
     }
   }
   if (budget_ < 0) return false;
   // Parameters per class: the total MACs at I are sum_c W_c * |map of c at I|.
   W_.assign(cls_.size(), 0);
-  for (const Costly& x : costly_) W_[x.cls] = add_sat(W_[x.cls], x.params);
+  for (size_t j = 0; j < costly_cls_.size(); ++j) W_[costly_cls_[j]] = add_sat(W_[costly_cls_[j]], costly_params_[j]);
   wclasses_.clear();
   for (size_t c = 0; c < cls_.size(); ++c)
     if (W_[c] > 0) wclasses_.push_back(static_cast<int32_t>(c));
@@ -251,9 +262,9 @@ void Thresholds::count(const int64_t* I, const int64_t* r, int64_t S, int64_t R,
   dc_.assign(S + 1, 0);
   dp_.assign(S + 1, 0);
   std::vector<int64_t>& tix = acc_;  // count index of each rated node's T
-  tix.resize(rated_.size());
-  for (size_t j = 0; j < rated_.size(); ++j) {
-    const int64_t t = lb(rated_[j].T), a = lb(rated_[j].A);
+  tix.resize(rated_T_.size());
+  for (size_t j = 0; j < rated_T_.size(); ++j) {
+    const int64_t t = lb(rated_T_[j]), a = lb(rated_A_[j]);
     tix[j] = t;
     du_[0] += 1;
     du_[t] -= 1;
@@ -273,8 +284,10 @@ void Thresholds::count(const int64_t* I, const int64_t* r, int64_t S, int64_t R,
   // share walks the resolutions downwards, adding each costly rated node to
   // its class's sum once the resolution drops below its T.
   joins_.clear();
-  for (const Costly& x : costly_)
-    if (x.rated >= 0 && tix[x.rated] > 0) joins_.emplace_back(tix[x.rated], x.cls, x.params);
+  for (size_t j = 0; j < costly_cls_.size(); ++j) {
+    const int32_t ri = costly_rated_[j];
+    if (ri >= 0 && tix[ri] > 0) joins_.emplace_back(tix[ri], costly_cls_[j], costly_params_[j]);
+  }
   std::sort(joins_.begin(), joins_.end(), [](const Join& a, const Join& b) { return a.t > b.t; });
   unprod_W_.assign(cls_.size(), 0);
   active_.clear();

@@ -46,14 +46,6 @@ class Thresholds {
     int8_t memo_d[kMemo] = {-1, -1, -1, -1};
     uint8_t memo_next = 0;
   };
-  struct Rated {
-    int64_t T, A;
-  };
-  struct Costly {  // a node with parameters: MACs = params * product of its class's map sizes
-    int32_t cls;
-    int32_t rated;  // index into rated_, or -1
-    int64_t params;
-  };
   struct Join {  // a costly rated node, unproductive below count index t
     int64_t t;
     int32_t cls;
@@ -75,9 +67,11 @@ class Thresholds {
   std::vector<Class> cls_;
   std::vector<int32_t> merge_parents_, node_cls_, tmp_;
   std::vector<int64_t> uT_, csize_, W_, unprod_W_, acc_;
-  std::vector<Rated> rated_;
-  std::vector<int64_t> tc_min_, tc_max_;
-  std::vector<Costly> costly_;
+  std::vector<int64_t> rated_T_, rated_A_;  // per rated node: unproductive below T, border from A
+  std::vector<int64_t> tc_min_, tc_max_;    // per spatial node: critical below tc_min, partially below tc_max
+  // nodes with parameters: their MAC class, rated index (or -1), parameter count
+  std::vector<int32_t> costly_cls_, costly_rated_;
+  std::vector<int64_t> costly_params_;
   std::vector<int32_t> wclasses_, active_;
   int64_t i_min_ = 1, i_min_ax_[3] = {1, 1, 1};
   // count() scratch

@@ -29,7 +29,7 @@ void check_axis_param(int64_t g, int64_t v, const char* what, const int32_t* a, 
   }
 }
 
-void validate_graph(const Batch& b, int64_t g, bool params_ok) {
+void validate_graph(const Batch& b, int64_t g, bool params_ok, bool scalars_ok) {
   const int64_t start = b.graph_ptr[g], end = b.graph_ptr[g + 1];
   const int D = b.D;
   for (int64_t v = start; v < end; ++v) {
@@ -60,12 +60,14 @@ void validate_graph(const Batch& b, int64_t g, bool params_ok) {
       check_axis_param(g, v, "pad_begin", b.pad_begin, D, -kMaxPad, kMaxPad);
       check_axis_param(g, v, "pad_end", b.pad_end, D, -kMaxPad, kMaxPad);
     }
-    if (b.pad_mode[v] >= kNumPadModes) fail(g, v, "pad_mode " + std::to_string(b.pad_mode[v]) + " is not 0..3");
-    if (b.ceil_mode[v] > 1) fail(g, v, "ceil_mode must be 0 or 1");
-    if (b.mode[v] >= kNumResizeModes) fail(g, v, "resize mode " + std::to_string(b.mode[v]) + " is not 0..2");
-    if (b.weighted[v] > 1) fail(g, v, "weighted must be 0 or 1");
-    if (b.c_in[v] < 0 || b.c_out[v] < 0) fail(g, v, "c_in and c_out must be >= 0 (0 = unknown)");
-    if (b.groups[v] < 1) fail(g, v, "groups must be >= 1");
+    if (!scalars_ok) {
+      if (b.pad_mode[v] >= kNumPadModes) fail(g, v, "pad_mode " + std::to_string(b.pad_mode[v]) + " is not 0..3");
+      if (b.ceil_mode[v] > 1) fail(g, v, "ceil_mode must be 0 or 1");
+      if (b.mode[v] >= kNumResizeModes) fail(g, v, "resize mode " + std::to_string(b.mode[v]) + " is not 0..2");
+      if (b.weighted[v] > 1) fail(g, v, "weighted must be 0 or 1");
+      if (b.c_in[v] < 0 || b.c_out[v] < 0) fail(g, v, "c_in and c_out must be >= 0 (0 = unknown)");
+      if (b.groups[v] < 1) fail(g, v, "groups must be >= 1");
+    }
     if (k == RESIZE) {
       for (int d = 0; d < D; ++d) {
         Fraction f;
@@ -94,12 +96,20 @@ void validate(const Batch& b, int threads) {
   if (b.pred_ptr[b.N] != b.E)
     throw BatchError(-1, -1, "pred_ptr[-1] is " + std::to_string(b.pred_ptr[b.N]) + " but pred has " +
                                  std::to_string(b.E) + " entries");
+  // Range checks as vectorized passes over whole arrays; the per-node loop
+  // repeats them only when one fails, to name the node.
   const int64_t nd = b.N * b.D;
   const bool params_ok = all_within(b.kernel, nd, 1, kMaxWindowParam) && all_within(b.stride, nd, 1, kMaxWindowParam) &&
                          all_within(b.dilation, nd, 1, kMaxWindowParam) &&
                          all_within(b.pad_begin, nd, -kMaxPad, kMaxPad) && all_within(b.pad_end, nd, -kMaxPad, kMaxPad);
+  constexpr int64_t kBig = kInt64Max;
+  const bool scalars_ok = all_within<uint8_t>(b.pad_mode, b.N, 0, kNumPadModes - 1) &&
+                          all_within<uint8_t>(b.ceil_mode, b.N, 0, 1) &&
+                          all_within<uint8_t>(b.mode, b.N, 0, kNumResizeModes - 1) &&
+                          all_within<uint8_t>(b.weighted, b.N, 0, 1) && all_within<int64_t>(b.c_in, b.N, 0, kBig) &&
+                          all_within<int64_t>(b.c_out, b.N, 0, kBig) && all_within<int64_t>(b.groups, b.N, 1, kBig);
   parallel_chunks(b.B, b.graph_ptr, threads, [&](int64_t g0, int64_t g1, int) {
-    for (int64_t g = g0; g < g1; ++g) validate_graph(b, g, params_ok);
+    for (int64_t g = g0; g < g1; ++g) validate_graph(b, g, params_ok, scalars_ok);
   });
 }
 
