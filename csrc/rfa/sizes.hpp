@@ -14,36 +14,70 @@ namespace rfa {
 // "No input size is large enough" (and saturated sizes).
 constexpr int64_t kNoSize = kInt64Max;
 
+// x / s for x >= 0, s >= 1: a 32-bit division when both fit, which costs
+// a fraction of a 64-bit one on common CPUs; sizes this large are rare.
+inline int64_t div_nonneg(int64_t x, int64_t s) {
+  if (static_cast<uint64_t>(x) <= 0xffffffffu) return static_cast<uint32_t>(x) / static_cast<uint32_t>(s);
+  return x / s;
+}
+
+// The size rule of one node on one axis, gathered from the batch arrays.
+struct SizeRule {
+  uint8_t kind = IDENTITY, pad_mode = EXPLICIT, ceil_mode = 0;
+  int64_t kp = 1, s = 1, pb = 0, pe = 0;
+  int s_shift = 0;  // log2(s) when s is a power of two (almost every stride), else -1
+  Fraction f;
+
+  int64_t quot(int64_t x) const { return s_shift >= 0 ? (x >> s_shift) : div_nonneg(x, s); }  // x >= 0
+};
+
+inline SizeRule size_rule(const Batch& b, int64_t v, int d, const Fraction& f) {
+  SizeRule r;
+  r.kind = b.op[v];
+  if (r.kind == WINDOW || r.kind == TRANSPOSED) {
+    const int64_t j = v * b.D + d;
+    r.kp = int64_t(b.dilation[j]) * (b.kernel[j] - 1) + 1;
+    r.s = b.stride[j];
+    r.s_shift = (r.s & (r.s - 1)) == 0 ? __builtin_ctzll(static_cast<unsigned long long>(r.s)) : -1;
+    r.pad_mode = b.pad_mode[v];
+    r.ceil_mode = b.ceil_mode[v];
+    r.pb = b.pad_begin[j];
+    r.pe = b.pad_end[j];
+  }
+  r.f = f;
+  return r;
+}
+
+// Output size given the input's size n (docs/semantics.md, "Feature maps").
+inline int64_t out_size(const SizeRule& r, int64_t n) {
+  if (n <= 0) return 0;
+  const bool same = r.pad_mode == SAME_UPPER || r.pad_mode == SAME_LOWER;
+  if (r.kind == WINDOW) {
+    if (same) return r.quot(n - 1) + 1;  // ceil(n/s), n >= 1
+    const int64_t pads = r.pad_mode == VALID ? 0 : r.pb + r.pe;
+    const int64_t x = add_sat(n, pads - r.kp);
+    if (x < 0) return 0;
+    if (!r.ceil_mode || r.pad_mode == VALID) return r.quot(x) + 1;
+    int64_t o = ceil_div(x, r.s) + 1;
+    if ((o - 1) * r.s >= add_sat(n, r.pb)) --o;  // the last window must start inside the input or left pad
+    return o;
+  }
+  if (r.kind == TRANSPOSED) {
+    if (same) return mul_sat(n, r.s);
+    const int64_t pads = r.pad_mode == VALID ? 0 : r.pb + r.pe;
+    return std::max<int64_t>(0, add_sat(mul_sat(n - 1, r.s), r.kp - pads));
+  }
+  if (r.kind == RESIZE) {
+    if (r.f.p == r.f.q) return n;
+    return add_sat(mul_sat(n / r.f.q, r.f.p), (n % r.f.q) * r.f.p / r.f.q);  // floor(n*p/q) without overflow
+  }
+  return n;  // IDENTITY, MERGE of one input
+}
+
 // Output size on axis d of node v (global index) given its input's size n;
 // f is the node's resize factor on that axis (unused for other kinds).
 inline int64_t out_size(const Batch& b, int64_t v, int d, const Fraction& f, int64_t n) {
-  if (n <= 0) return 0;
-  const uint8_t k = b.op[v];
-  const int64_t j = v * b.D + d;
-  if (k == WINDOW) {
-    const int64_t kp = int64_t(b.dilation[j]) * (b.kernel[j] - 1) + 1, s = b.stride[j];
-    const uint8_t pm = b.pad_mode[v];
-    if (pm == SAME_UPPER || pm == SAME_LOWER) return ceil_div(n, s);
-    const int64_t pads = pm == VALID ? 0 : int64_t(b.pad_begin[j]) + b.pad_end[j];
-    const int64_t x = add_sat(n, pads - kp);
-    if (x < 0) return 0;
-    if (!b.ceil_mode[v] || pm == VALID) return x / s + 1;
-    int64_t o = ceil_div(x, s) + 1;
-    if ((o - 1) * s >= add_sat(n, b.pad_begin[j])) --o;  // the last window must start inside the input or left pad
-    return o;
-  }
-  if (k == TRANSPOSED) {
-    const int64_t kp = int64_t(b.dilation[j]) * (b.kernel[j] - 1) + 1, s = b.stride[j];
-    const uint8_t pm = b.pad_mode[v];
-    if (pm == SAME_UPPER || pm == SAME_LOWER) return mul_sat(n, s);
-    const int64_t pads = pm == VALID ? 0 : int64_t(b.pad_begin[j]) + b.pad_end[j];
-    return std::max<int64_t>(0, add_sat(mul_sat(n - 1, s), kp - pads));
-  }
-  if (k == RESIZE) {
-    if (f.p == f.q) return n;
-    return add_sat(mul_sat(n / f.q, f.p), (n % f.q) * f.p / f.q);  // floor(n*p/q) without overflow
-  }
-  return n;  // IDENTITY, MERGE of one input
+  return out_size(size_rule(b, v, d, f), n);
 }
 
 // Does node v keep every input size on axis d (a "same" convolution, an

@@ -215,6 +215,12 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
     }
   }
   if (budget_ < 0) return false;
+  // The size rules of the op classes, gathered once for the sweep.
+  rules_.resize(cls_.size() * Dc);
+  for (size_t c = 3; c < cls_.size(); ++c)
+    if (cls_[c].node >= 0)
+      for (int d = 0; d < Dc; ++d)
+        rules_[c * Dc + d] = size_rule(*v.b, v.start + cls_[c].node, d, v.factor(cls_[c].node, d));
   // Parameters per class: the total MACs at I are sum_c W_c * |map of c at I|.
   W_.assign(cls_.size(), 0);
   for (size_t j = 0; j < costly_cls_.size(); ++j) W_[costly_cls_[j]] = add_sat(W_[costly_cls_[j]], costly_params_[j]);
@@ -237,7 +243,7 @@ void Thresholds::class_sizes(int64_t I) {
     for (int d = 0; d < Dc; ++d) {
       int64_t s = 0;
       if (k.node >= 0) {
-        s = out_size(*v_.b, v_.start + k.node, d, v_.factor(k.node, d), csize_[k.parent * Dc + d]);
+        s = out_size(rules_[c * Dc + d], csize_[k.parent * Dc + d]);
       } else {
         for (int32_t e = k.pbegin; e < k.pend; ++e) s = std::max(s, csize_[merge_parents_[e] * Dc + d]);
       }
@@ -254,8 +260,18 @@ void Thresholds::count(const int64_t* I, const int64_t* r, int64_t S, int64_t R,
   sorted_.resize(S);
   for (int64_t s = 0; s < S; ++s) sorted_[s] = I[order_[s]];
   // lb(T): how many of the sorted resolutions lie below T, i.e. satisfy I < T
-  auto lb = [&](int64_t t) -> int64_t {
-    return std::lower_bound(sorted_.begin(), sorted_.end(), t) - sorted_.begin();
+  // (branch-free: thresholds fall anywhere among the resolutions, so a
+  // branching search mispredicts at every step)
+  const int64_t* data = sorted_.data();
+  auto lb = [data, S](int64_t t) -> int64_t {
+    const int64_t* base = data;
+    int64_t n = S;
+    while (n > 1) {
+      const int64_t half = n / 2;
+      base = base[half] < t ? base + half : base;
+      n -= half;
+    }
+    return (base - data) + (*base < t);
   };
   du_.assign(S + 1, 0);
   db_.assign(S + 1, 0);

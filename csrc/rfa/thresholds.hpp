@@ -17,6 +17,7 @@
 
 #include "batch.hpp"
 #include "graph_view.hpp"
+#include "sizes.hpp"
 
 namespace rfa {
 
@@ -73,6 +74,7 @@ class Thresholds {
   std::vector<int32_t> costly_cls_, costly_rated_;
   std::vector<int64_t> costly_params_;
   std::vector<int32_t> wclasses_, active_;
+  std::vector<SizeRule> rules_;  // [class * Dc + d], op classes only
   int64_t i_min_ = 1, i_min_ax_[3] = {1, 1, 1};
   // count() scratch
   std::vector<int64_t> sorted_, order_, du_, db_, dc_, dp_, macs_, macs_u_;
