@@ -61,7 +61,7 @@ def test_large_chain_batch(benchmark: Any, impl: str) -> None:
     label = impl if impl in ("numpy", "reference") else f"rfa_fast {impl}"
     record(benchmark, label, B, base=impl == "dense", threads=threads or "all")
     if impl == "sparse, i_min=False":
-        # where the sparse path's time goes: without the I_min bisection only the counts at 32 px are computed
+        # where the sparse path's time goes: without I_min only the counts at 32 px are computed
         batch = chain_batch_arrays(k, s)
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"i_min": False}, rounds=rounds(benchmark, 10))
         np.testing.assert_array_equal(r.n_unproductive, screen_chains_numpy(k, s, [RESOLUTION])["n_unproductive"])

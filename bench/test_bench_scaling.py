@@ -90,7 +90,7 @@ def test_graph_size(benchmark: Any, family: str, layers: int, impl: str) -> None
         rep = benchmark.pedantic(rfa_fast.analyze, (g, RESOLUTION), rounds=n)
         assert rep.summary["rf_max"][0] > layers
     elif impl == "rfa_fast.screen, i_min=False":
-        # propagation and the status rules only: I_min's bisection adds a factor log(I_max), which grows with depth
+        # propagation and the status rules only, no I_min
         batch = GraphBatch.from_graphs([g])
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"i_min": False}, rounds=n)
         assert r.rf_max[0, 0] > layers

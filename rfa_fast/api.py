@@ -137,7 +137,7 @@ def screen(
         resolutions: an int, a per-axis tuple, or a list of them (R in all).
         ignore_1x1: do not rate layers whose kernel is 1 on every axis.
         threads: worker threads (default: every core).
-        i_min: compute I_min (a bisection per graph); off saves time when
+        i_min: compute I_min (a maximum of per-node thresholds); off saves a little when
             only the counts at the given resolutions matter.
 
     Returns:
