@@ -107,6 +107,7 @@ const int64_t* get_resolutions(const py::array& res_in, int D, int64_t* R, py::a
 // in the memory the machine has free: a clear error beats the OOM killer
 // ending a search loop hours into a run.
 void check_memory(double bytes, const char* what) {
+  if (bytes < 64e6) return;  // small jobs cannot exhaust memory; the query is a system call per call
   const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return;  // unknown: do not guess
   const double avail = static_cast<double>(pages) * static_cast<double>(page);

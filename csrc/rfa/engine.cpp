@@ -19,7 +19,8 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int64_t kNoRf = kInt64Max;  // r_min of a global node: larger than any I*U
+constexpr int64_t kNoRf = kInt64Max;
+constexpr int64_t kKeepScratchNodes = 1 << 14;  // per-thread buffers kept between calls up to this graph size  // r_min of a global node: larger than any I*U
 
 // A receptive field as (base, F, G), in units of 1/U pixel:
 // rf = base + G * max(0, ceil(F / G)). G is the grid of the last upsampling.
@@ -32,10 +33,24 @@ struct AxisState {
   Field lo, hi;  // the triples behind rf_min and rf_max
 };
 
+// The buffers of a worker. Kept per thread across calls: a search loop
+// that analyzes one small graph per call would otherwise spend a good part
+// of each call in malloc and free.
+struct WorkerScratch {
+  std::vector<AxisState> st;
+  std::vector<int64_t> rmin, rmax, fmap, den, params, sweep_I, sweep_r;
+  std::vector<uint8_t> flags, uflag;
+  std::vector<double> lo_off, up_off;
+  std::vector<Fraction> frac;
+  Thresholds thresholds;
+};
+
 class GraphWorker {
  public:
-  GraphWorker(const Batch& b, const int64_t* res, int64_t R, const Options& opt, const Outputs& out)
-      : b_(b), D_(b.D), res_(res), R_(R), opt_(opt), out_(out) {}
+  GraphWorker(const Batch& b, const int64_t* res, int64_t R, const Options& opt, const Outputs& out, WorkerScratch& s)
+      : b_(b), D_(b.D), res_(res), R_(R), opt_(opt), out_(out), st_(s.st), rmin_(s.rmin), rmax_(s.rmax),
+        fmap_(s.fmap), flags_(s.flags), uflag_(s.uflag), den_(s.den), lo_off_(s.lo_off), up_off_(s.up_off),
+        frac_(s.frac), thresholds_(s.thresholds), params_(s.params), sweep_I_(s.sweep_I), sweep_r_(s.sweep_r) {}
 
   void run(int64_t g) {
     g_ = g;
@@ -92,16 +107,16 @@ class GraphWorker {
   bool iso_ = false;
   int Dc_ = 1;
   bool any_frac_ = false;  // a TRANSPOSED or RESIZE: fields need the grid rounding
-  std::vector<AxisState> st_;
-  std::vector<int64_t> rmin_, rmax_, fmap_;  // reported fields (units), feature maps
-  std::vector<uint8_t> flags_, uflag_;
-  std::vector<int64_t> den_;
-  std::vector<double> lo_off_, up_off_;  // linear bounds on the feature maps
-  std::vector<Fraction> frac_;  // resize factors of this graph, [n*D] (only when it has resizes)
+  std::vector<AxisState>& st_;
+  std::vector<int64_t>&rmin_, &rmax_, &fmap_;  // reported fields (units), feature maps
+  std::vector<uint8_t>&flags_, &uflag_;
+  std::vector<int64_t>& den_;
+  std::vector<double>&lo_off_, &up_off_;  // linear bounds on the feature maps
+  std::vector<Fraction>& frac_;  // resize factors of this graph, [n*D] (only when it has resizes)
   bool has_resize_ = false;
   GraphView view_;
-  Thresholds thresholds_;
-  std::vector<int64_t> params_, sweep_I_, sweep_r_;
+  Thresholds& thresholds_;
+  std::vector<int64_t>&params_, &sweep_I_, &sweep_r_;
 
   [[noreturn]] void overflow(int64_t i, const char* what) const {
     const int64_t v = start_ + i;
@@ -714,7 +729,19 @@ class GraphWorker {
 void analyze(const Batch& b, const int64_t* res, int64_t R, const Options& opt, const Outputs& out) {
   const int threads = resolve_threads(opt.threads);
   parallel_chunks(b.B, b.graph_ptr, threads, [&](int64_t g0, int64_t g1, int) {
-    GraphWorker w(b, res, R, opt, out);
+    // Reused on this thread unless a large graph grew it (then freed, so a
+    // huge analysis does not pin its memory for the rest of the process).
+    thread_local WorkerScratch scratch;
+    int64_t largest = 0;
+    for (int64_t g = g0; g < g1; ++g) largest = std::max(largest, b.graph_ptr[g + 1] - b.graph_ptr[g]);
+    struct Release {  // also when a graph throws
+      WorkerScratch& s;
+      bool big;
+      ~Release() {
+        if (big) s = WorkerScratch();
+      }
+    } release{scratch, largest > kKeepScratchNodes};
+    GraphWorker w(b, res, R, opt, out, scratch);
     for (int64_t g = g0; g < g1; ++g) w.run(g);
   });
 }
