@@ -38,7 +38,10 @@ def resolutions_array(resolutions: Any, dims: int) -> np.ndarray:
     if isinstance(resolutions, (bool, np.bool_)):
         raise ResolutionError(f"a resolution must be a positive int, got {resolutions!r}")
     if isinstance(resolutions, (int, np.integer)):
-        rows: list[list[int]] = [[int(resolutions)] * dims]
+        v = int(resolutions)
+        if 1 <= v <= 2**30:  # the common call, without numpy's reductions (this runs once per analyze)
+            return np.full((1, dims), v, dtype=np.int64)
+        rows: list[list[int]] = [[v] * dims]
     elif isinstance(resolutions, np.ndarray) and resolutions.ndim == 2:
         if resolutions.shape[1] != dims:
             raise ResolutionError(f"resolutions array has {resolutions.shape[1]} columns, the graphs have {dims} axes")

@@ -117,13 +117,14 @@ class Report:
         self.resolution = tuple(int(v) for v in resolution)
         self.raw = raw
         self._layers: list[Layer] | None = None
-        border = np.flatnonzero(raw["status"][0] & Status.BORDER).tolist()
+        border_bit = int(Status.BORDER)  # plain ints and tolist(): this runs once per analyze()
+        nodes = graph.nodes
         self.summary: dict[str, Any] = {
-            "border_layers": [graph.nodes[i].name for i in border],
+            "border_layers": [nodes[i].name for i, s in enumerate(raw["status"][0].tolist()) if s & border_bit],
             "n_unproductive": int(raw["n_unproductive"][0, 0]),
-            "i_min": [float(v) for v in raw["i_min_axes"][0]],
-            "i_max": [float(v) for v in raw["i_max_axes"][0]],
-            "rf_max": [float(v) for v in raw["graph_rf_max"][0]],
+            "i_min": raw["i_min_axes"][0].tolist(),
+            "i_max": raw["i_max_axes"][0].tolist(),
+            "rf_max": raw["graph_rf_max"][0].tolist(),
             "params": int(raw["params"][0]),
             "macs": int(raw["macs"][0, 0]),
             "macs_unproductive": int(raw["macs_unproductive"][0, 0]),
