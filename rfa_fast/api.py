@@ -5,8 +5,8 @@ arrays that come back; every rule lives in the core (docs/semantics.md).
 
 >>> import rfa_fast
 >>> r = rfa_fast.screen_chains([[3, 3, 3]], [[1, 2, 1]], resolutions=[8, 32])
->>> r.rf_max[0].tolist(), r.i_min.tolist()
-([9.0, 9.0], [16.0])
+>>> r.rf_max[0].tolist(), r.i_min.tolist()  # at 6 px the last conv sees a 3x3 map: one window
+([9.0, 9.0], [7.0])
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def analyze(graph: Graph, resolution: Resolution | None = None, *, ignore_1x1: b
     ...     x = b.conv(x, 3, pad=1, name=None)
     ...     x = b.pool(x, 2)
     >>> rep = rfa_fast.analyze(b.build(), 8)
-    >>> rep.summary["border_layers"], rep.summary["n_unproductive"]
-    (['conv4'], 2)
+    >>> rep.summary["border_layers"], rep.summary["n_unproductive"]  # pool4 gets the 2x2 map of conv4
+    (['pool4'], 3)
     """
     if resolution is None:
         if graph.input_shape is None:
@@ -150,7 +150,7 @@ def screen(
     >>> specs = [[{"op": "input"}] + [{"op": "conv", "kernel": 3, "stride": s}] * 4 for s in (1, 2)]
     >>> r = rfa_fast.screen(specs, [8, 64])
     >>> r.n_unproductive.tolist(), r.i_min.tolist()
-    ([[0, 0], [3, 0]], [1.0, 10.0])
+    ([[1, 0], [3, 0]], [10.0, 39.0])
     """
     b = _as_batch(batch)
     if len(b) == 0:
@@ -203,8 +203,8 @@ def screen_chains(
 
     >>> import numpy as np, rfa_fast
     >>> k = np.full((2, 5), 3); s = np.array([[1] * 5, [2] * 5])
-    >>> rfa_fast.screen_chains(k, s, resolutions=32).n_unproductive[:, 0].tolist()
-    [0, 2]
+    >>> rfa_fast.screen_chains(k, s, resolutions=32).n_unproductive[:, 0].tolist()  # strided: 32, 16, 8, 4, 2
+    [0, 1]
     """
     arrays = [_chain_array(kernel, "kernel"), _chain_array(stride, "stride")]
     arrays.append(np.ones_like(arrays[0]) if dilation is None else _chain_array(dilation, "dilation"))

@@ -1,0 +1,38 @@
+"""The examples in the docstrings are part of the documentation: run them.
+
+Each module of the package is imported and its doctests run; a wrong
+example fails here (a user reads them as the reference).
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import rfa_fast
+
+MODULES = sorted(
+    m.name for m in pkgutil.walk_packages(rfa_fast.__path__, "rfa_fast.") if not m.name.split(".")[-1].startswith("__")
+)
+OPTIONAL = {"dask", "distributed", "pandas", "tqdm", "graphviz"}  # extras of pyproject.toml
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    try:
+        module = importlib.import_module(name)
+    except ImportError as e:  # only an optional extra may be missing
+        if (e.name or "").split(".")[0] not in OPTIONAL:
+            raise
+        pytest.skip(f"{name} needs the optional {e.name!r}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed"
+
+
+def test_the_examples_exist() -> None:
+    finder = doctest.DocTestFinder()
+    api = importlib.import_module("rfa_fast.api")
+    assert sum(len(t.examples) for t in finder.find(api)) >= 10
