@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
-from .graph import ARRAY_NAMES, Graph, _pack_nodes
+from .graph import ARRAY_NAMES, Graph, _pack_graphs
 
 _DTYPES: dict[str, Any] = {
     "graph_ptr": np.int64,
@@ -70,7 +70,7 @@ class GraphBatch:
     def from_graphs(cls, graphs: Iterable[Graph]) -> GraphBatch:
         """Pack :class:`Graph` objects (all with the same number of spatial axes)."""
         gs = list(graphs)
-        return cls(_pack_nodes(gs), names=[g.name for g in gs])
+        return cls(_pack_graphs(gs), names=[g.name for g in gs])
 
     @classmethod
     def from_specs(cls, specs: Iterable[Any], *, dims: int | None = None) -> GraphBatch:

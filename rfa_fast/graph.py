@@ -29,6 +29,11 @@ import numpy as np
 from .errors import SpecError
 from .kinds import KIND_NAMES, Kind, PadMode, ResizeMode
 
+try:
+    from ._pack import pack_nodes as _compiled_pack_nodes
+except ImportError:  # pragma: no cover - a source tree without the built extension
+    _compiled_pack_nodes = None
+
 IntOrSeq = Union[int, Sequence[int]]
 Pad = Union[int, Sequence[int], str]
 
@@ -170,7 +175,7 @@ class Graph:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The struct-of-arrays form the core reads (one graph; see DESIGN.md)."""
         if self._arrays is None:
-            self._arrays = _pack_nodes([self])
+            self._arrays = _pack_graphs([self])
         return self._arrays
 
     # -- spec form -----------------------------------------------------------
@@ -606,8 +611,16 @@ class GraphBuilder:
 
 
 # --------------------------------------------------------------------------
-# Packing graphs into the core's struct of arrays (the plain-Python packer;
-# GraphBatch.from_specs uses the Cython one when it is built).
+# Packing graphs into the core's struct of arrays.  _pack_nodes is the plain-
+# Python packer: the fallback when the compiled rfa_fast._pack is not built,
+# and the oracle its tests compare against (tests/test_pack.py).
+
+
+def _pack_graphs(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
+    """The core's arrays for ``graphs``: the compiled ``pack_nodes`` when built, else :func:`_pack_nodes`."""
+    if _compiled_pack_nodes is not None:
+        return _compiled_pack_nodes(graphs)
+    return _pack_nodes(graphs)
 
 
 def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
@@ -624,7 +637,7 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
             raise SpecError(f"graph {b} ({g.name!r}) has {g.dims} spatial axes, graph 0 has {dims}")
     nodes = [node for g in graphs for node in g.nodes]
     graph_ptr = np.zeros(len(graphs) + 1, np.int64)
-    np.cumsum([len(g) for g in graphs], out=graph_ptr[1:])
+    np.cumsum([len(g.nodes) for g in graphs], out=graph_ptr[1:])
     pred: list[int] = []
     counts: list[int] = []
     for g, base in zip(graphs, graph_ptr[:-1].tolist()):
@@ -633,6 +646,11 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
             counts.append(len(node.inputs))
     pred_ptr = np.zeros(len(nodes) + 1, np.int64)
     np.cumsum(counts, out=pred_ptr[1:])
+
+    def where(i: int) -> str:
+        """Graph and node of global node ``i``, as errors name them (indices within the graph)."""
+        b = int(np.searchsorted(graph_ptr, i, side="right")) - 1
+        return f"graph {b} ({graphs[b].name!r}), node {i - int(graph_ptr[b])} ({nodes[i].name!r})"
 
     def convert(field: str, values: list[Any], dtype: Any) -> np.ndarray:
         try:
@@ -643,12 +661,8 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
                 raise SpecError(f"{field}: {e}") from None
             info = np.iinfo(dtype)
             for i, v in enumerate(values):
-                if any(not info.min <= x <= info.max for x in (v if isinstance(v, tuple) else (v,))):
-                    b = int(np.searchsorted(graph_ptr, i, side="right")) - 1
-                    raise SpecError(
-                        f"graph {b} ({graphs[b].name!r}), node {i - int(graph_ptr[b])} ({nodes[i].name!r}): "
-                        f"{field} {v} does not fit in {np.dtype(dtype).name}"
-                    ) from None
+                if any(not info.min <= x <= info.max for x in (v if isinstance(v, (tuple, list)) else (v,))):
+                    raise SpecError(f"{where(i)}: {field} {v} does not fit in {np.dtype(dtype).name}") from None
             raise
 
     def column(field: str, dtype: Any) -> np.ndarray:
@@ -658,9 +672,7 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
         values = [getattr(node, field) for node in nodes]
         for i, v in enumerate(values):
             if len(v) != dims:
-                raise SpecError(
-                    f"node {i} ({nodes[i].name!r}): {field} has {len(v)} values, the graphs have {dims} axes"
-                )
+                raise SpecError(f"{where(i)}: {field} has {len(v)} values, the graphs have {dims} axes")
         return convert(field, values, dtype).reshape(len(nodes), dims)
 
     return dict(
