@@ -84,7 +84,7 @@ inline int64_t out_size(const Batch& b, int64_t v, int d, const Fraction& f, int
 // activation)? Conservative: false only costs a feature-map class.
 bool preserves_size(const Batch& b, int64_t v, int d, const Fraction& f);
 
-// The smallest input size n >= 1 with out_size(n) >= m, or kNoSize.
-int64_t min_in_size(const Batch& b, int64_t v, int d, const Fraction& f, int64_t m);
+// The smallest input size n >= 1 with out_size(r, n) >= m, or kNoSize.
+int64_t min_in_size(const SizeRule& r, int64_t m);
 
 }  // namespace rfa

@@ -50,6 +50,8 @@ int32_t Thresholds::op_class(int32_t parent, int64_t i) {
   cls_.push_back(k);
   const auto id = static_cast<int32_t>(cls_.size() - 1);
   cls_[parent].first_child = id;
+  rules_.resize(cls_.size() * v_.Dc);
+  for (int d = 0; d < v_.Dc; ++d) rules_[id * v_.Dc + d] = size_rule(*v_.b, v_.start + i, d, v_.factor(i, d));
   return id;
 }
 
@@ -74,7 +76,38 @@ int32_t Thresholds::merge_class(std::vector<int32_t>& parents) {
   cls_.push_back(k);
   const auto id = static_cast<int32_t>(cls_.size() - 1);
   cls_[head].first_child = id;
+  rules_.resize(cls_.size() * v_.Dc);
   return id;
+}
+
+bool Thresholds::recall(int32_t c, int d, int64_t m, int64_t& I) const {
+  const Class& k = cls_[c];
+  for (int e = 0; e < kMemo; ++e)
+    if (k.memo_d[e] == d && k.memo_m[e] == m) {
+      I = k.memo_I[e];
+      return true;
+    }
+  return false;
+}
+
+void Thresholds::remember(int32_t c, int d, int64_t m, int64_t I) {
+  Class& k = cls_[c];
+  const int slot = k.memo_next;
+  k.memo_d[slot] = static_cast<int8_t>(d);
+  k.memo_m[slot] = m;
+  k.memo_I[slot] = I;
+  k.memo_next = static_cast<uint8_t>((slot + 1) % kMemo);
+}
+
+// inverse() for rule (b) of a node whose input is in class c: the layers of
+// one class ask the same question (k' + 1 for the same k'), so the answer is
+// kept at the class.
+int64_t Thresholds::query(int32_t c, int d, int64_t m) {
+  int64_t I;
+  if (c > kInputClass && recall(c, d, m, I)) return I;
+  I = inverse(c, d, m, 0);
+  if (c > kInputClass && !aborted_) remember(c, d, m, I);
+  return I;
 }
 
 // The smallest resolution I >= 1 at which class c's map on axis d is at
@@ -93,13 +126,13 @@ int64_t Thresholds::inverse(int32_t c, int d, int64_t m, int depth) {
     if (c == kInputClass) return m;
     Class& k = cls_[c];
     if (k.node >= 0) {
-      m = min_in_size(*v_.b, v_.start + k.node, d, v_.factor(k.node, d), m);
+      m = min_in_size(rules_[c * v_.Dc + d], m);
       if (m == kNoSize) return kNoSize;
       c = k.parent;
       continue;
     }
-    for (int e = 0; e < kMemo; ++e)
-      if (k.memo_d[e] == d && k.memo_m[e] == m) return k.memo_I[e];
+    int64_t known;
+    if (recall(c, d, m, known)) return known;
     if (depth >= kMaxMergeDepth) {
       aborted_ = true;
       return kNoSize;
@@ -109,12 +142,7 @@ int64_t Thresholds::inverse(int32_t c, int d, int64_t m, int depth) {
       best = std::min(best, inverse(merge_parents_[e], d, m, depth + 1));
       if (aborted_) return kNoSize;
     }
-    Class& kk = cls_[c];  // cls_ does not grow here, but stay safe
-    const int slot = kk.memo_next;
-    kk.memo_d[slot] = static_cast<int8_t>(d);
-    kk.memo_m[slot] = m;
-    kk.memo_I[slot] = best;
-    kk.memo_next = static_cast<uint8_t>((slot + 1) % kMemo);
+    remember(c, d, m, best);
     return best;
   }
 }
@@ -132,6 +160,7 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
   budget_ = 256 + 16 * (n + E);
   aborted_ = false;
   cls_.assign(3, Class{-1, -1, 0, 0});
+  rules_.assign(3 * Dc, SizeRule{});
   merge_parents_.clear();
   node_cls_.resize(n);
   uT_.resize(n);
@@ -188,7 +217,7 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
       for (int d = 0; d < Dc; ++d) {
         // (a): I*U <= rf_min(p) and I*U < rf_min(i); (b): map(p) <= k'
         const int64_t a = std::min(floor_u(v.rmin[p * v.D + d]) + 1, ceil_u(v.rmin[i * v.D + d]));
-        const int64_t bb = clamp_res(inverse(node_cls_[p], d, v.kprime(i, d) + 1, 0));
+        const int64_t bb = clamp_res(query(node_cls_[p], d, v.kprime(i, d) + 1));
         if (aborted_) return false;
         ta = std::min(ta, clamp_res(a));
         tb = std::min(tb, bb);
@@ -215,12 +244,6 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
     }
   }
   if (budget_ < 0) return false;
-  // The size rules of the op classes, gathered once for the sweep.
-  rules_.resize(cls_.size() * Dc);
-  for (size_t c = 3; c < cls_.size(); ++c)
-    if (cls_[c].node >= 0)
-      for (int d = 0; d < Dc; ++d)
-        rules_[c * Dc + d] = size_rule(*v.b, v.start + cls_[c].node, d, v.factor(cls_[c].node, d));
   // Parameters per class: the total MACs at I are sum_c W_c * |map of c at I|.
   W_.assign(cls_.size(), 0);
   for (size_t j = 0; j < costly_cls_.size(); ++j) W_[costly_cls_[j]] = add_sat(W_[costly_cls_[j]], costly_params_[j]);

@@ -59,6 +59,9 @@ class Thresholds {
   int32_t merge_class(std::vector<int32_t>& parents);
   bool same_rule(int64_t i, int64_t j) const;
   int64_t inverse(int32_t c, int d, int64_t m, int depth);  // smallest I with map(c, d, I) >= m
+  int64_t query(int32_t c, int d, int64_t m);               // inverse(), remembered at c
+  bool recall(int32_t c, int d, int64_t m, int64_t& I) const;
+  void remember(int32_t c, int d, int64_t m, int64_t I);
   void class_sizes(int64_t I);
   int64_t map_product(int32_t c) const;
 
