@@ -20,7 +20,7 @@ from benchlib import RESOLUTION, record, rounds, sized
 
 import rfa_fast
 from rfa_fast import Graph, reference
-from rfa_fast.nas import nb201_all, nb201_batch, nb201_graph
+from rfa_fast.nas import nb201_all, nb201_batch, nb201_graph, nb201_screen
 
 ALL = 15_625
 SAMPLE = 10
@@ -67,6 +67,7 @@ def check_toolbox(results: list[tb.ToolboxResult | None], r: rfa_fast.ScreenResu
     "impl",
     [
         "rfa_fast: nb201_batch + screen",
+        "rfa_fast: nas.nb201_screen",
         "rfa_fast.screen",
         "rfa_fast.screen, 1 thread",
         "rfa_fast.screen, i_min=False",
@@ -89,6 +90,10 @@ def test_nb201_all(benchmark: Any, impl: str) -> None:
     if impl == "rfa_fast: nb201_batch + screen":
         record(benchmark, impl, len(ops), base=True)
         r = benchmark.pedantic(lambda: rfa_fast.screen(nb201_batch(ops), RESOLUTION), rounds=rounds(benchmark, 10))
+    elif impl == "rfa_fast: nas.nb201_screen":  # the closed-form walk, no networks built
+        record(benchmark, impl, len(ops))
+        r = benchmark.pedantic(nb201_screen, (ops, RESOLUTION), rounds=rounds(benchmark, 20))
+        np.testing.assert_array_equal(r.n_unproductive, rfa_fast.screen(nb201_batch(ops), RESOLUTION).n_unproductive)
     else:
         threads = 1 if "1 thread" in impl else None
         record(benchmark, impl, len(ops), threads=threads or "all")

@@ -17,8 +17,12 @@ def analyze_batch(
     threads: int = 0,
     per_node: bool = False,
     i_min: bool = True,
+    force_passes: bool = False,
 ) -> dict[str, np.ndarray]:
     """Propagate receptive fields over every graph and evaluate at each resolution.
+
+    ``force_passes`` (for tests) skips the per-node thresholds: one pass per
+    resolution and a bisection for I_min, the fallback for tangled graphs.
 
     ``resolutions`` is ``[R, D]`` (one row per resolution, one column per
     spatial axis).  ``threads=0`` uses every core.  The GIL is released for the
@@ -53,6 +57,22 @@ def screen_chains(
     ``channels`` is [B, L+1] (input channels then each layer's output
     channels; zeros when unknown).  Returns the per-graph arrays of
     :func:`analyze_batch`.
+    """
+
+def screen_nb201(
+    ops: npt.NDArray[np.uint8],
+    resolutions: npt.NDArray[np.int64],
+    channels: npt.NDArray[np.int64],
+    num_classes: int,
+    cells_per_stage: int,
+    ignore_1x1: bool = False,
+    threads: int = 0,
+    i_min: bool = True,
+) -> dict[str, np.ndarray]:
+    """NAS-Bench-201 networks in closed form: ``ops`` [B, 6] op indices, ``resolutions`` [R, 1] square.
+
+    Returns the per-graph arrays of :func:`analyze_batch` (two axes) for the
+    networks :func:`rfa_fast.nas.nb201_batch` would pack.
     """
 
 def hardware_threads() -> int: ...

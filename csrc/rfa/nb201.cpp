@@ -1,0 +1,246 @@
+#include "nb201.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "arith.hpp"
+#include "parallel.hpp"
+
+namespace rfa {
+namespace {
+
+constexpr uint8_t kNone = 0, kSkip = 1, kConv1 = 2, kConv3 = 3, kPool = 4;
+constexpr int kEdgeTo[6] = {1, 2, 2, 3, 3, 3}, kEdgeFrom[6] = {0, 0, 1, 0, 1, 2};
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Feature-map classes of the skeleton: the input size, then per reduction
+// its conv branch (3x3/2, pad 1), its pool branch (2x2/2) and their sum.
+enum Cls : int { S0 = 0, CA0, PL0, S1, CA1, PL1, S2, kClasses };
+
+int64_t conv_a(int64_t n) { return n <= 0 ? 0 : (n - 1) / 2 + 1; }  // floor((n + 2 - 3)/2) + 1
+int64_t pool_2(int64_t n) { return n < 2 ? 0 : (n - 2) / 2 + 1; }    // floor((n - 2)/2) + 1
+
+// The smallest I with map(c, I) >= m (m >= 1), inverting the classes back
+// to the input: conv_a(n) >= m <=> n >= 2m - 1, pool_2(n) >= m <=> n >= 2m,
+// and a sum takes the smaller of its branches.
+int64_t inverse(int c, int64_t m) {
+  switch (c) {
+    case S0: return m;
+    case CA0: return 2 * m - 1;
+    case PL0: return 2 * m;
+    case S1: return 2 * m - 1;
+    case CA1: return 4 * m - 3;
+    case PL1: return 4 * m - 1;
+    default: return 4 * m - 3;  // S2
+  }
+}
+
+struct State {  // one node: connected, rf_min, rf_max (px), largest T of the nearest windowed nodes at or above
+  int64_t conn = 0;  // not a bool: copies of a uniform struct avoid store-forwarding stalls
+  int64_t lo = 0, hi = 0, uT = 0;
+};
+
+class Walker {
+ public:
+  Walker(const Nb201& n, const int64_t* res, int64_t R, const Options& opt, const Outputs& out,
+         const std::vector<int64_t>& area)
+      : n_(n), res_(res), R_(R), opt_(opt), out_(out), area_(area), nu_(R), nb_(R), nc_(R), macs_(R), macs_u_(R) {}
+
+  void run(int64_t b) {
+    const uint8_t* ops = n_.ops + b * 6;
+    crit_lo_.clear();
+    win_T_.clear();
+    win_A_.clear();
+    win_p_.clear();
+    win_cls_.clear();
+    params_ = 0;
+    i_min_ = 1;
+    i_max_ = 0;
+    rf_max_ = 1;
+    State x{1, 1, 1, 0};  // the input; never critical (rf 1 <= I)
+    x = window(x, 3, 1, true, 3, n_.channels[0], S0, S0);  // stem
+    const int stage_cls[3] = {S0, S1, S2};
+    int64_t J = 1, c_prev = n_.channels[0];
+    for (int s = 0; s < 3; ++s) {
+      const int64_t c = n_.channels[s];
+      if (s > 0) {  // residual reduction block, stride 2
+        const int in = stage_cls[s - 1], ca = s == 1 ? CA0 : CA1, pl = s == 1 ? PL0 : PL1;
+        State a = window(x, 3, J, true, c_prev, c, in, ca);
+        a = window(a, 3, 2 * J, true, c, c, ca, ca);
+        State p = window(x, 2, J, false, 0, 0, in, pl);
+        p = window(p, 1, 2 * J, true, c_prev, c, pl, pl);
+        x = merge({a, p});
+        J *= 2;
+      }
+      for (int64_t k = 0; k < n_.cells_per_stage; ++k) x = cell(ops, x, J, c, stage_cls[s]);
+      c_prev = c;
+    }
+    // global pooling and the classifier: global, never rated; the dense layer costs c_in * c_out
+    count(b);
+    if (x.conn) params_ = add_sat(params_, mul_sat(c_prev, n_.num_classes));
+    for (int64_t r = 0; r < R_; ++r) {
+      if (x.conn) macs_[r] = add_sat(macs_[r], mul_sat(c_prev, n_.num_classes));
+      const int64_t o = b * R_ + r;
+      out_.n_unproductive[o] = nu_[r];
+      out_.n_border[o] = nb_[r];
+      out_.n_critical[o] = nc_[r];
+      out_.n_partially_critical[o] = 0;  // every axis alike
+      out_.macs[o] = macs_[r];
+      out_.macs_unproductive[o] = macs_u_[r];
+    }
+    out_.connected[b] = x.conn != 0;
+    // The reduction's shortcut (2x2 pool) shifts the center by half a step: misaligned once it is reached.
+    out_.aligned[b] = x.conn == 0;
+    out_.params[b] = params_;
+    const double i_min = x.conn && opt_.i_min ? static_cast<double>(i_min_) : kNaN;
+    out_.i_min[b] = i_min;
+    out_.i_max[b] = static_cast<double>(i_max_);
+    for (int d = 0; d < 2; ++d) {
+      out_.i_min_axes[b * 2 + d] = i_min;
+      out_.i_max_axes[b * 2 + d] = static_cast<double>(i_max_);
+      out_.rf_max[b * 2 + d] = static_cast<double>(rf_max_);
+    }
+  }
+
+ private:
+  const Nb201& n_;
+  const int64_t* res_;
+  const int64_t R_;
+  const Options& opt_;
+  const Outputs& out_;
+  const std::vector<int64_t>& area_;  // [R * kClasses]: the map area of each class at each resolution
+  std::vector<int64_t> nu_, nb_, nc_, macs_, macs_u_;
+  int64_t params_ = 0, i_min_ = 1, i_max_ = 0, rf_max_ = 1;
+
+  // Every node is first recorded; the counts at each resolution are tight
+  // loops over these short arrays at the end (no resolution loop per node).
+  std::vector<int64_t> crit_lo_;                    // rf_min of every connected spatial node
+  std::vector<int64_t> win_T_, win_A_, win_p_;      // windows: T (0: not rated), A, parameters
+  std::vector<int32_t> win_cls_;                    // windows: the class of their output map
+
+  void critical(int64_t lo) {
+    rf_max_ = std::max(rf_max_, lo);
+    crit_lo_.push_back(lo);
+  }
+
+  void count(int64_t b) {
+    const size_t nw = win_T_.size(), nc = crit_lo_.size();
+    for (int64_t r = 0; r < R_; ++r) {
+      const int64_t I = res_[r];
+      const int64_t* area = &area_[r * kClasses];
+      int64_t nu = 0, nb = 0, crit = 0, macs = 0, macs_u = 0;
+      for (size_t i = 0; i < nc; ++i) crit += I < crit_lo_[i];
+      for (size_t i = 0; i < nw; ++i) {
+        const bool u = I < win_T_[i];
+        nu += u;
+        nb += u && win_A_[i] <= I;
+        const int64_t m = mul_sat(win_p_[i], area[win_cls_[i]]);
+        macs = add_sat(macs, m);
+        if (u) macs_u = add_sat(macs_u, m);
+      }
+      nu_[r] = nu;
+      nb_[r] = nb;
+      nc_[r] = crit;
+      macs_[r] = macs;
+      macs_u_[r] = macs_u;
+    }
+    (void)b;
+  }
+
+  // A window of k x k (stride and padding only change the class of its
+  // map) on input x, whose jump is J px.
+  State window(const State& x, int64_t k, int64_t J, bool weighted, int64_t c_in, int64_t c_out, int in_cls,
+               int out_cls) {
+    if (!x.conn) return State{};
+    State y{1, x.lo + (k - 1) * J, x.hi + (k - 1) * J, x.uT};
+    critical(y.lo);
+    rf_max_ = std::max(rf_max_, y.hi);
+    i_max_ = std::max(i_max_, y.hi);
+    const bool rated = !(opt_.ignore_1x1 && k == 1);
+    int64_t T = 0;
+    if (rated) {
+      // (a) I <= rf_min(x) and I < rf_min(y); (b) the input map is at most k on a side
+      T = std::max(std::min(x.lo + 1, y.lo), inverse(in_cls, k + 1));
+      i_min_ = std::max(i_min_, T);
+      y.uT = T;
+    }
+    const int64_t p = weighted ? mul_sat(mul_sat(c_out, c_in), k * k) : 0;
+    params_ = add_sat(params_, p);
+    win_T_.push_back(T);  // T = 0: never unproductive
+    win_A_.push_back(x.uT);
+    win_p_.push_back(p);
+    win_cls_.push_back(out_cls);
+    return y;
+  }
+
+  // A sum: rf_min and rf_max over its connected inputs, the border walk over all of them.
+  State merge(std::initializer_list<State> ins) {
+    State y;
+    for (const State& s : ins) {
+      y.uT = std::max(y.uT, s.uT);
+      if (!s.conn) continue;
+      y.lo = y.conn ? std::min(y.lo, s.lo) : s.lo;
+      y.hi = y.conn ? std::max(y.hi, s.hi) : s.hi;
+      y.conn = 1;
+    }
+    if (y.conn) critical(y.lo);
+    return y;
+  }
+
+  State cell(const uint8_t* ops, const State& in, int64_t J, int64_t c, int cls) {
+    State node[4];
+    node[0] = in;
+    for (int j = 1; j <= 3; ++j) {
+      State y;
+      for (int e = 0; e < 6; ++e) {
+        if (kEdgeTo[e] != j || ops[e] == kNone) continue;
+        const State& src = node[kEdgeFrom[e]];
+        State s;
+        if (ops[e] == kSkip) s = src;
+        else if (ops[e] == kPool) s = window(src, 3, J, false, 0, 0, cls, cls);
+        else s = window(src, ops[e] == kConv1 ? 1 : 3, J, true, c, c, cls, cls);
+        y.uT = std::max(y.uT, s.uT);
+        if (!s.conn) continue;
+        y.lo = y.conn ? std::min(y.lo, s.lo) : s.lo;
+        y.hi = y.conn ? std::max(y.hi, s.hi) : s.hi;
+        y.conn = 1;
+      }
+      if (y.conn) critical(y.lo);
+      node[j] = y;
+    }
+    return node[3];
+  }
+};
+
+}  // namespace
+
+void screen_nb201(const Nb201& n, const int64_t* res, int64_t R, const Options& opt, const Outputs& out) {
+  for (int64_t i = 0; i < n.B * 6; ++i)
+    if (n.ops[i] > kPool)
+      throw BatchError(i / 6, -1, "cell " + std::to_string(i / 6) + ", edge " + std::to_string(i % 6) + ": op " +
+                                      std::to_string(n.ops[i]) + " is not 0..4");
+  // The map area of every class at every resolution, shared by all cells.
+  std::vector<int64_t> area(static_cast<size_t>(R) * kClasses);
+  for (int64_t r = 0; r < R; ++r) {
+    int64_t s[kClasses];
+    s[S0] = res[r];
+    s[CA0] = conv_a(s[S0]);
+    s[PL0] = pool_2(s[S0]);
+    s[S1] = std::max(s[CA0], s[PL0]);
+    s[CA1] = conv_a(s[S1]);
+    s[PL1] = pool_2(s[S1]);
+    s[S2] = std::max(s[CA1], s[PL1]);
+    for (int c = 0; c < kClasses; ++c) area[r * kClasses + c] = mul_sat(s[c], s[c]);
+  }
+  parallel_chunks(
+      n.B, nullptr, resolve_threads(opt.threads),
+      [&](int64_t b0, int64_t b1, int) {
+        Walker w(n, res, R, opt, out, area);
+        for (int64_t b = b0; b < b1; ++b) w.run(b);
+      },
+      n.B * 100);
+}
+
+}  // namespace rfa
