@@ -37,24 +37,38 @@ int64_t inverse(int c, int64_t m) {
   }
 }
 
-struct State {  // one node: connected, rf_min, rf_max (px), largest T of the nearest windowed nodes at or above
-  int64_t conn = 0;  // not a bool: copies of a uniform struct avoid store-forwarding stalls
-  int64_t lo = 0, hi = 0, uT = 0;
+// One node: connected, rf_min, rf_max (px), the largest T of the nearest
+// windowed nodes at or above. No default initializers: an array of them
+// would be zeroed on every cell; State{} is all zero where that is meant.
+struct State {
+  int64_t conn;  // not a bool: copies of a uniform struct avoid store-forwarding stalls
+  int64_t lo, hi, uT;
 };
 
 class Walker {
  public:
   Walker(const Nb201& n, const int64_t* res, int64_t R, const Options& opt, const Outputs& out,
          const std::vector<int64_t>& area)
-      : n_(n), res_(res), R_(R), opt_(opt), out_(out), area_(area), nu_(R), nb_(R), nc_(R), macs_(R), macs_u_(R) {}
+      : n_(n), res_(res), R_(R), opt_(opt), out_(out), area_(area), nu_(R), nb_(R), nc_(R), macs_(R), macs_u_(R) {
+    const size_t windows = 1 + 8 + 18 * static_cast<size_t>(n.cells_per_stage);  // stem, reductions, 6 per cell
+    const size_t nodes = 2 + 10 + 27 * static_cast<size_t>(n.cells_per_stage);   // at most, in all
+    crit_lo_.resize(nodes);
+    win_T_.resize(windows);
+    win_A_.resize(windows);
+    win_p_.resize(windows);
+    win_cls_.resize(windows);
+  }
 
   void run(int64_t b) {
     const uint8_t* ops = n_.ops + b * 6;
-    crit_lo_.clear();
-    win_T_.clear();
-    win_A_.clear();
-    win_p_.clear();
-    win_cls_.clear();
+    n_crit_ = n_win_ = 0;
+    for (int j = 1; j <= 3; ++j) n_in_[j] = 0;
+    for (int e = 0; e < 6; ++e) {
+      if (ops[e] == kNone) continue;
+      const int j = kEdgeTo[e];
+      in_src_[j][n_in_[j]] = static_cast<uint8_t>(kEdgeFrom[e]);
+      in_op_[j][n_in_[j]++] = ops[e];
+    }
     params_ = 0;
     i_min_ = 1;
     i_max_ = 0;
@@ -74,7 +88,7 @@ class Walker {
         x = merge({a, p});
         J *= 2;
       }
-      for (int64_t k = 0; k < n_.cells_per_stage; ++k) x = cell(ops, x, J, c, stage_cls[s]);
+      for (int64_t k = 0; k < n_.cells_per_stage; ++k) x = cell(x, J, c, stage_cls[s]);
       c_prev = c;
     }
     // global pooling and the classifier: global, never rated; the dense layer costs c_in * c_out
@@ -116,17 +130,22 @@ class Walker {
 
   // Every node is first recorded; the counts at each resolution are tight
   // loops over these short arrays at the end (no resolution loop per node).
-  std::vector<int64_t> crit_lo_;                    // rf_min of every connected spatial node
-  std::vector<int64_t> win_T_, win_A_, win_p_;      // windows: T (0: not rated), A, parameters
-  std::vector<int32_t> win_cls_;                    // windows: the class of their output map
+  // Sized once for the largest network of the skeleton; filled by index.
+  std::vector<int64_t> crit_lo_;                // rf_min of every connected spatial node
+  std::vector<int64_t> win_T_, win_A_, win_p_;  // windows: T (0: not rated), A, parameters
+  std::vector<int32_t> win_cls_;                // windows: the class of their output map
+  size_t n_crit_ = 0, n_win_ = 0;
+  // The cell of this candidate as a program: per node j, its incoming edges (source, op), none left out.
+  int n_in_[4] = {0, 0, 0, 0};
+  uint8_t in_src_[4][3] = {}, in_op_[4][3] = {};
 
   void critical(int64_t lo) {
     rf_max_ = std::max(rf_max_, lo);
-    crit_lo_.push_back(lo);
+    crit_lo_[n_crit_++] = lo;
   }
 
   void count(int64_t b) {
-    const size_t nw = win_T_.size(), nc = crit_lo_.size();
+    const size_t nw = n_win_, nc = n_crit_;
     for (int64_t r = 0; r < R_; ++r) {
       const int64_t I = res_[r];
       const int64_t* area = &area_[r * kClasses];
@@ -168,16 +187,16 @@ class Walker {
     }
     const int64_t p = weighted ? mul_sat(mul_sat(c_out, c_in), k * k) : 0;
     params_ = add_sat(params_, p);
-    win_T_.push_back(T);  // T = 0: never unproductive
-    win_A_.push_back(x.uT);
-    win_p_.push_back(p);
-    win_cls_.push_back(out_cls);
+    win_T_[n_win_] = T;  // T = 0: never unproductive
+    win_A_[n_win_] = x.uT;
+    win_p_[n_win_] = p;
+    win_cls_[n_win_++] = out_cls;
     return y;
   }
 
   // A sum: rf_min and rf_max over its connected inputs, the border walk over all of them.
   State merge(std::initializer_list<State> ins) {
-    State y;
+    State y{};
     for (const State& s : ins) {
       y.uT = std::max(y.uT, s.uT);
       if (!s.conn) continue;
@@ -189,18 +208,18 @@ class Walker {
     return y;
   }
 
-  State cell(const uint8_t* ops, const State& in, int64_t J, int64_t c, int cls) {
-    State node[4];
+  State cell(const State& in, int64_t J, int64_t c, int cls) {
+    State node[4];  // each assigned before it is read
     node[0] = in;
     for (int j = 1; j <= 3; ++j) {
-      State y;
-      for (int e = 0; e < 6; ++e) {
-        if (kEdgeTo[e] != j || ops[e] == kNone) continue;
-        const State& src = node[kEdgeFrom[e]];
-        State s;
-        if (ops[e] == kSkip) s = src;
-        else if (ops[e] == kPool) s = window(src, 3, J, false, 0, 0, cls, cls);
-        else s = window(src, ops[e] == kConv1 ? 1 : 3, J, true, c, c, cls, cls);
+      State y{};
+      for (int e = 0; e < n_in_[j]; ++e) {
+        const State& src = node[in_src_[j][e]];
+        const uint8_t op = in_op_[j][e];
+        State s;  // assigned on every branch
+        if (op == kSkip) s = src;
+        else if (op == kPool) s = window(src, 3, J, false, 0, 0, cls, cls);
+        else s = window(src, op == kConv1 ? 1 : 3, J, true, c, c, cls, cls);
         y.uT = std::max(y.uT, s.uT);
         if (!s.conn) continue;
         y.lo = y.conn ? std::min(y.lo, s.lo) : s.lo;
