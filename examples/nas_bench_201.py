@@ -4,7 +4,8 @@ Each cell is placed in the benchmark's macro skeleton (stem, 3 stages of 5
 cells, residual reduction blocks, global pooling, classifier) by
 :func:`rfa_fast.nas.nb201_batch`, which packs every network with numpy at
 once; :func:`rfa_fast.screen` then analyzes all of them in one call of the
-core.  The output is how many layers of each network are unproductive at
+core. :func:`rfa_fast.nas.nb201_screen` gets the same answers without
+building the networks (closed form per cell), about 30 times faster.  The output is how many layers of each network are unproductive at
 32 px (their input already sees more than the image), and how many cells
 cannot reach their output at all (every path has a ``none`` edge).
 
@@ -20,7 +21,7 @@ import time
 import numpy as np
 
 import rfa_fast
-from rfa_fast.nas import nb201_all, nb201_batch, nb201_cell_string
+from rfa_fast.nas import nb201_all, nb201_batch, nb201_cell_string, nb201_screen
 
 BUCKETS = [(0, 0), (1, 9), (10, 19), (20, 29), (30, 39), (40, 49), (50, 10**9)]
 
@@ -34,6 +35,11 @@ def main() -> None:
     t2 = time.perf_counter()
     print(f"NAS-Bench-201: {len(batch)} cells, {batch.n_nodes} nodes in all")
     print(f"packed in {(t1 - t0) * 1e3:.0f} ms; screened at 32 px (with I_min) in {(t2 - t1) * 1e3:.0f} ms")
+    t3 = time.perf_counter()
+    fast = nb201_screen(cells, 32)  # the same answers without building the networks
+    t4 = time.perf_counter()
+    assert (fast.n_unproductive == r.n_unproductive).all() and np.array_equal(fast.i_min, r.i_min, equal_nan=True)
+    print(f"nas.nb201_screen, closed form per cell: the same answers in {(t4 - t3) * 1e3:.0f} ms")
 
     ok = r.connected
     print(f"connected: {int(ok.sum())} (disconnected: {int((~ok).sum())}, output not reachable from the input)")
