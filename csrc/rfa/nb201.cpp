@@ -62,6 +62,7 @@ class Walker {
   void run(int64_t b) {
     const uint8_t* ops = n_.ops + b * 6;
     n_crit_ = n_win_ = 0;
+    for (int c = 0; c < kClasses; ++c) cls_params_[c] = 0;
     for (int j = 1; j <= 3; ++j) n_in_[j] = 0;
     for (int e = 0; e < 6; ++e) {
       if (ops[e] == kNone) continue;
@@ -92,7 +93,7 @@ class Walker {
       c_prev = c;
     }
     // global pooling and the classifier: global, never rated; the dense layer costs c_in * c_out
-    count(b);
+    count();
     if (x.conn) params_ = add_sat(params_, mul_sat(c_prev, n_.num_classes));
     for (int64_t r = 0; r < R_; ++r) {
       if (x.conn) macs_[r] = add_sat(macs_[r], mul_sat(c_prev, n_.num_classes));
@@ -135,6 +136,7 @@ class Walker {
   std::vector<int64_t> win_T_, win_A_, win_p_;  // windows: T (0: not rated), A, parameters
   std::vector<int32_t> win_cls_;                // windows: the class of their output map
   size_t n_crit_ = 0, n_win_ = 0;
+  int64_t cls_params_[kClasses] = {0, 0, 0, 0, 0, 0, 0};  // parameters of the windows whose output is in each class
   // The cell of this candidate as a program: per node j, its incoming edges (source, op), none left out.
   int n_in_[4] = {0, 0, 0, 0};
   uint8_t in_src_[4][3] = {}, in_op_[4][3] = {};
@@ -144,20 +146,26 @@ class Walker {
     crit_lo_[n_crit_++] = lo;
   }
 
-  void count(int64_t b) {
+  void count() {
     const size_t nw = n_win_, nc = n_crit_;
     for (int64_t r = 0; r < R_; ++r) {
       const int64_t I = res_[r];
       const int64_t* area = &area_[r * kClasses];
-      int64_t nu = 0, nb = 0, crit = 0, macs = 0, macs_u = 0;
+      int64_t nu = 0, nb = 0, crit = 0;
+      // MACs are parameters times the area of the output's class: sum the
+      // parameters per class, multiply once per class.
+      int64_t unprod_params[kClasses] = {0, 0, 0, 0, 0, 0, 0};
       for (size_t i = 0; i < nc; ++i) crit += I < crit_lo_[i];
       for (size_t i = 0; i < nw; ++i) {
         const bool u = I < win_T_[i];
         nu += u;
         nb += u && win_A_[i] <= I;
-        const int64_t m = mul_sat(win_p_[i], area[win_cls_[i]]);
-        macs = add_sat(macs, m);
-        if (u) macs_u = add_sat(macs_u, m);
+        if (u) unprod_params[win_cls_[i]] = add_sat(unprod_params[win_cls_[i]], win_p_[i]);
+      }
+      int64_t macs = 0, macs_u = 0;
+      for (int c = 0; c < kClasses; ++c) {
+        macs = add_sat(macs, mul_sat(cls_params_[c], area[c]));
+        macs_u = add_sat(macs_u, mul_sat(unprod_params[c], area[c]));
       }
       nu_[r] = nu;
       nb_[r] = nb;
@@ -165,7 +173,6 @@ class Walker {
       macs_[r] = macs;
       macs_u_[r] = macs_u;
     }
-    (void)b;
   }
 
   // A window of k x k (stride and padding only change the class of its
@@ -187,6 +194,7 @@ class Walker {
     }
     const int64_t p = weighted ? mul_sat(mul_sat(c_out, c_in), k * k) : 0;
     params_ = add_sat(params_, p);
+    cls_params_[out_cls] = add_sat(cls_params_[out_cls], p);
     win_T_[n_win_] = T;  // T = 0: never unproductive
     win_A_[n_win_] = x.uT;
     win_p_[n_win_] = p;
