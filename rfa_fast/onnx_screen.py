@@ -5,11 +5,17 @@ the graphs are packed into one :class:`~rfa_fast.batch.GraphBatch` and
 screened together.  A file that cannot be read or analyzed does not stop the
 others: its error is collected in :attr:`OnnxScreenResult.errors`.
 
->>> import glob, rfa_fast
->>> paths = sorted(glob.glob("../shared/validation/onnx/res*.graph.onnx")) + ["missing.onnx"]
->>> r = rfa_fast.screen_onnx(paths, [32, 224])
->>> [p.split("/")[-1] for p in r.names], r.n_unproductive.tolist()
-(['resnet18.graph.onnx', 'resnet50.graph.onnx'], [[7, 0], [18, 0]])
+>>> import os, tempfile, onnx, rfa_fast
+>>> from onnx import TensorProto, helper
+>>> conv = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2])
+>>> x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])
+>>> y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+>>> w = helper.make_tensor("w", TensorProto.FLOAT, [8, 3, 3, 3], [0.0] * 216)
+>>> folder = tempfile.mkdtemp()
+>>> onnx.save(helper.make_model(helper.make_graph([conv], "tiny", [x], [y], [w])), os.path.join(folder, "tiny.onnx"))
+>>> r = rfa_fast.screen_onnx([os.path.join(folder, "tiny.onnx"), "missing.onnx"], [2, 32])
+>>> [os.path.basename(p) for p in r.names], r.n_unproductive.tolist()  # at 2 px the 3x3 conv sees one window
+(['tiny.onnx'], [[1, 0]])
 >>> list(r.errors)
 ['missing.onnx']
 """
