@@ -16,8 +16,9 @@ constexpr int kEdgeTo[6] = {1, 2, 2, 3, 3, 3}, kEdgeFrom[6] = {0, 0, 1, 0, 1, 2}
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Feature-map classes of the skeleton: the input size, then per reduction
-// its conv branch (3x3/2, pad 1), its pool branch (2x2/2) and their sum.
-enum Cls : int { S0 = 0, CA0, PL0, S1, CA1, PL1, S2, kClasses };
+// its conv branch (3x3/2, pad 1), its pool branch (2x2/2) and their sum;
+// ONE is the 1x1 map after global pooling (the classifier's).
+enum Cls : int { S0 = 0, CA0, PL0, S1, CA1, PL1, S2, ONE, kClasses };
 
 int64_t conv_a(int64_t n) { return n <= 0 ? 0 : (n - 1) / 2 + 1; }  // floor((n + 2 - 3)/2) + 1
 int64_t pool_2(int64_t n) { return n < 2 ? 0 : (n - 2) / 2 + 1; }    // floor((n - 2)/2) + 1
@@ -49,7 +50,7 @@ class Walker {
  public:
   Walker(const Nb201& n, const int64_t* res, int64_t R, const Options& opt, const Outputs& out,
          const std::vector<int64_t>& area)
-      : n_(n), res_(res), R_(R), opt_(opt), out_(out), area_(area), nu_(R), nb_(R), nc_(R), macs_(R), macs_u_(R) {
+      : n_(n), res_(res), R_(R), opt_(opt), out_(out), area_(area) {
     const size_t windows = 1 + 8 + 18 * static_cast<size_t>(n.cells_per_stage);  // stem, reductions, 6 per cell
     const size_t nodes = 2 + 10 + 27 * static_cast<size_t>(n.cells_per_stage);   // at most, in all
     crit_lo_.resize(nodes);
@@ -92,19 +93,13 @@ class Walker {
       for (int64_t k = 0; k < n_.cells_per_stage; ++k) x = cell(x, J, c, stage_cls[s]);
       c_prev = c;
     }
-    // global pooling and the classifier: global, never rated; the dense layer costs c_in * c_out
-    count();
-    if (x.conn) params_ = add_sat(params_, mul_sat(c_prev, n_.num_classes));
-    for (int64_t r = 0; r < R_; ++r) {
-      if (x.conn) macs_[r] = add_sat(macs_[r], mul_sat(c_prev, n_.num_classes));
-      const int64_t o = b * R_ + r;
-      out_.n_unproductive[o] = nu_[r];
-      out_.n_border[o] = nb_[r];
-      out_.n_critical[o] = nc_[r];
-      out_.n_partially_critical[o] = 0;  // every axis alike
-      out_.macs[o] = macs_[r];
-      out_.macs_unproductive[o] = macs_u_[r];
+    // global pooling and the classifier: global, never rated; the dense layer costs c_in * c_out on a 1x1 map
+    if (x.conn) {
+      const int64_t p = mul_sat(c_prev, n_.num_classes);
+      params_ = add_sat(params_, p);
+      cls_params_[ONE] = add_sat(cls_params_[ONE], p);
     }
+    count(b);
     out_.connected[b] = x.conn != 0;
     // The reduction's shortcut (2x2 pool) shifts the center by half a step: misaligned once it is reached.
     out_.aligned[b] = x.conn == 0;
@@ -126,7 +121,6 @@ class Walker {
   const Options& opt_;
   const Outputs& out_;
   const std::vector<int64_t>& area_;  // [R * kClasses]: the map area of each class at each resolution
-  std::vector<int64_t> nu_, nb_, nc_, macs_, macs_u_;
   int64_t params_ = 0, i_min_ = 1, i_max_ = 0, rf_max_ = 1;
 
   // Every node is first recorded; the counts at each resolution are tight
@@ -136,7 +130,7 @@ class Walker {
   std::vector<int64_t> win_T_, win_A_, win_p_;  // windows: T (0: not rated), A, parameters
   std::vector<int32_t> win_cls_;                // windows: the class of their output map
   size_t n_crit_ = 0, n_win_ = 0;
-  int64_t cls_params_[kClasses] = {0, 0, 0, 0, 0, 0, 0};  // parameters of the windows whose output is in each class
+  int64_t cls_params_[kClasses] = {};  // parameters of the windows whose output is in each class
   // The cell of this candidate as a program: per node j, its incoming edges (source, op), none left out.
   int n_in_[4] = {0, 0, 0, 0};
   uint8_t in_src_[4][3] = {}, in_op_[4][3] = {};
@@ -146,7 +140,7 @@ class Walker {
     crit_lo_[n_crit_++] = lo;
   }
 
-  void count() {
+  void count(int64_t b) {
     const size_t nw = n_win_, nc = n_crit_;
     for (int64_t r = 0; r < R_; ++r) {
       const int64_t I = res_[r];
@@ -154,7 +148,7 @@ class Walker {
       int64_t nu = 0, nb = 0, crit = 0;
       // MACs are parameters times the area of the output's class: sum the
       // parameters per class, multiply once per class.
-      int64_t unprod_params[kClasses] = {0, 0, 0, 0, 0, 0, 0};
+      int64_t unprod_params[kClasses] = {};
       for (size_t i = 0; i < nc; ++i) crit += I < crit_lo_[i];
       for (size_t i = 0; i < nw; ++i) {
         const bool u = I < win_T_[i];
@@ -167,11 +161,13 @@ class Walker {
         macs = add_sat(macs, mul_sat(cls_params_[c], area[c]));
         macs_u = add_sat(macs_u, mul_sat(unprod_params[c], area[c]));
       }
-      nu_[r] = nu;
-      nb_[r] = nb;
-      nc_[r] = crit;
-      macs_[r] = macs;
-      macs_u_[r] = macs_u;
+      const int64_t o = b * R_ + r;
+      out_.n_unproductive[o] = nu;
+      out_.n_border[o] = nb;
+      out_.n_critical[o] = crit;
+      out_.n_partially_critical[o] = 0;  // every axis alike
+      out_.macs[o] = macs;
+      out_.macs_unproductive[o] = macs_u;
     }
   }
 
@@ -202,16 +198,19 @@ class Walker {
     return y;
   }
 
-  // A sum: rf_min and rf_max over its connected inputs, the border walk over all of them.
+  // One input s joins the sum y: rf_min and rf_max over the connected
+  // inputs, the border walk over all of them.
+  static void join(State& y, const State& s) {
+    y.uT = std::max(y.uT, s.uT);
+    if (!s.conn) return;
+    y.lo = y.conn ? std::min(y.lo, s.lo) : s.lo;
+    y.hi = y.conn ? std::max(y.hi, s.hi) : s.hi;
+    y.conn = 1;
+  }
+
   State merge(std::initializer_list<State> ins) {
     State y{};
-    for (const State& s : ins) {
-      y.uT = std::max(y.uT, s.uT);
-      if (!s.conn) continue;
-      y.lo = y.conn ? std::min(y.lo, s.lo) : s.lo;
-      y.hi = y.conn ? std::max(y.hi, s.hi) : s.hi;
-      y.conn = 1;
-    }
+    for (const State& s : ins) join(y, s);
     if (y.conn) critical(y.lo);
     return y;
   }
@@ -228,11 +227,7 @@ class Walker {
         if (op == kSkip) s = src;
         else if (op == kPool) s = window(src, 3, J, false, 0, 0, cls, cls);
         else s = window(src, op == kConv1 ? 1 : 3, J, true, c, c, cls, cls);
-        y.uT = std::max(y.uT, s.uT);
-        if (!s.conn) continue;
-        y.lo = y.conn ? std::min(y.lo, s.lo) : s.lo;
-        y.hi = y.conn ? std::max(y.hi, s.hi) : s.hi;
-        y.conn = 1;
+        join(y, s);
       }
       if (y.conn) critical(y.lo);
       node[j] = y;
@@ -259,6 +254,7 @@ void screen_nb201(const Nb201& n, const int64_t* res, int64_t R, const Options& 
     s[CA1] = conv_a(s[S1]);
     s[PL1] = pool_2(s[S1]);
     s[S2] = std::max(s[CA1], s[PL1]);
+    s[ONE] = 1;
     for (int c = 0; c < kClasses; ++c) area[r * kClasses + c] = mul_sat(s[c], s[c]);
   }
   parallel_chunks(
