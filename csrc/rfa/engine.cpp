@@ -39,7 +39,7 @@ struct AxisState {
 struct WorkerScratch {
   std::vector<AxisState> st;
   std::vector<int64_t> rmin, rmax, fmap, den, params, sweep_I, sweep_r;
-  std::vector<uint8_t> flags, uflag;
+  std::vector<uint8_t> flags, uflag, square;
   std::vector<double> lo_off, up_off;
   std::vector<Fraction> frac;
   Thresholds thresholds;
@@ -50,7 +50,25 @@ class GraphWorker {
   GraphWorker(const Batch& b, const int64_t* res, int64_t R, const Options& opt, const Outputs& out, WorkerScratch& s)
       : b_(b), D_(b.D), res_(res), R_(R), opt_(opt), out_(out), st_(s.st), rmin_(s.rmin), rmax_(s.rmax),
         fmap_(s.fmap), flags_(s.flags), uflag_(s.uflag), den_(s.den), lo_off_(s.lo_off), up_off_(s.up_off),
-        frac_(s.frac), thresholds_(s.thresholds), params_(s.params), sweep_I_(s.sweep_I), sweep_r_(s.sweep_r) {}
+        frac_(s.frac), thresholds_(s.thresholds), params_(s.params), square_(s.square) {
+    // The square resolutions, sorted once for every graph of this worker.
+    std::vector<int64_t>& I = s.sweep_I;
+    std::vector<int64_t>& at = s.sweep_r;
+    I.clear();
+    at.clear();
+    square_.assign(R, 0);
+    for (int64_t r = 0; r < R; ++r) {
+      const int64_t* x = res + r * D_;
+      bool sq = true;
+      for (int d = 1; d < D_; ++d) sq &= x[d] == x[0];
+      square_[r] = sq;
+      if (sq) {
+        I.push_back(x[0]);
+        at.push_back(r);
+      }
+    }
+    thresholds_.set_resolutions(I.data(), at.data(), static_cast<int64_t>(I.size()));
+  }
 
   void run(int64_t g) {
     g_ = g;
@@ -68,29 +86,18 @@ class GraphWorker {
     choose_units();
     propagate();
     if (Dc_ < D_) copy_axis0();
+    params_.resize(n_);  // once per node: the tables, the passes, the thresholds and the total read it
+    for (int64_t i = 0; i < n_; ++i) params_[i] = params(i);
     write_node_fields();
     view_ = GraphView{&b_, g_, start_, n_, D_, Dc_, U_, flags_.data(), rmin_.data(),
                       has_resize_ ? frac_.data() : nullptr, opt_.ignore_1x1};
     // Thresholds answer I_min and every square resolution without a pass;
     // per-node results and rectangular resolutions take one pass each.
-    params_.resize(n_);
-    for (int64_t i = 0; i < n_; ++i) params_[i] = params(i);
     const bool thr = !opt_.force_passes && thresholds_.build(view_, params_.data());
-    sweep_I_.clear();
-    sweep_r_.clear();
-    for (int64_t r = 0; r < R_; ++r) {
-      const int64_t* I = res_ + r * D_;
-      bool square = true;
-      for (int d = 1; d < D_; ++d) square &= I[d] == I[0];
-      if (thr && square && !out_.node_status) {
-        sweep_I_.push_back(I[0]);
-        sweep_r_.push_back(r);
-      } else {
-        evaluate_full(r);
-      }
-    }
-    if (!sweep_I_.empty())
-      thresholds_.count(sweep_I_.data(), sweep_r_.data(), static_cast<int64_t>(sweep_I_.size()), R_, out_);
+    const bool sweep = thr && !out_.node_status;
+    for (int64_t r = 0; r < R_; ++r)
+      if (!(sweep && square_[r])) evaluate_full(r);
+    if (sweep) thresholds_.count(R_, out_);
     write_graph_summary(thr);
   }
 
@@ -116,7 +123,8 @@ class GraphWorker {
   bool has_resize_ = false;
   GraphView view_;
   Thresholds& thresholds_;
-  std::vector<int64_t>&params_, &sweep_I_, &sweep_r_;
+  std::vector<int64_t>& params_;
+  std::vector<uint8_t>& square_;  // [R]: is resolution r square (answered by the thresholds)
 
   [[noreturn]] void overflow(int64_t i, const char* what) const {
     const int64_t v = start_ + i;
@@ -383,7 +391,7 @@ class GraphWorker {
       out_.node_global[v] = (fl & kGlobal) != 0;
       out_.node_global_context[v] = (fl & kGlobalContext) != 0;
       out_.node_aligned[v] = !(fl & kConnected) || (fl & kAligned) != 0;
-      out_.node_params[v] = params(i);
+      out_.node_params[v] = params_[i];
     }
   }
 
@@ -489,7 +497,7 @@ class GraphWorker {
         uflag_[i] = 0;
       }
       int64_t m = 0;
-      const int64_t pr = params(i);
+      const int64_t pr = params_[i];
       if (pr) {
         m = pr;
         if (k == WINDOW)
@@ -685,7 +693,7 @@ class GraphWorker {
     int64_t total_params = 0;
     for (int64_t i = 0; i < n_; ++i) {
       if (has(i, kConnected) && !has(i, kAligned)) aligned = false;
-      total_params = add_sat(total_params, params(i));
+      total_params = add_sat(total_params, params_[i]);
     }
     out_.aligned[g_] = aligned;
     out_.params[g_] = total_params;

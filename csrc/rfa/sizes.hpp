@@ -48,6 +48,12 @@ inline SizeRule size_rule(const Batch& b, int64_t v, int d, const Fraction& f) {
   return r;
 }
 
+// Same rule, same sizes for every input (s_shift follows from s).
+inline bool operator==(const SizeRule& a, const SizeRule& b) {
+  return a.kind == b.kind && a.pad_mode == b.pad_mode && a.ceil_mode == b.ceil_mode && a.kp == b.kp && a.s == b.s &&
+         a.pb == b.pb && a.pe == b.pe && a.f.p == b.f.p && a.f.q == b.f.q;
+}
+
 // Output size given the input's size n (docs/semantics.md, "Feature maps").
 inline int64_t out_size(const SizeRule& r, int64_t n) {
   if (n <= 0) return 0;

@@ -21,27 +21,15 @@ double Thresholds::as_resolution(int64_t t) {
   return t > kMaxResolution ? std::numeric_limits<double>::infinity() : static_cast<double>(std::max<int64_t>(t, 1));
 }
 
-bool Thresholds::same_rule(int64_t i, int64_t j) const {
-  const Batch& b = *v_.b;
-  const int64_t vi = v_.start + i, vj = v_.start + j;
-  if (b.op[vi] != b.op[vj] || b.pad_mode[vi] != b.pad_mode[vj] || b.ceil_mode[vi] != b.ceil_mode[vj]) return false;
-  for (int d = 0; d < v_.Dc; ++d) {
-    const int64_t a = vi * v_.D + d, c = vj * v_.D + d;
-    if (b.kernel[a] != b.kernel[c] || b.stride[a] != b.stride[c] || b.dilation[a] != b.dilation[c] ||
-        b.pad_begin[a] != b.pad_begin[c] || b.pad_end[a] != b.pad_end[c])
-      return false;
-    const Fraction fi = v_.factor(i, d), fj = v_.factor(j, d);
-    if (fi.p != fj.p || fi.q != fj.q) return false;
-  }
-  return true;
-}
-
 // Layers with the same size rule on the same class (a strided conv and its
 // projection shortcut) share a class, so their merge is not a new one.
 int32_t Thresholds::op_class(int32_t parent, int64_t i) {
+  const int Dc = v_.Dc;
+  SizeRule rule[3];
+  for (int d = 0; d < Dc; ++d) rule[d] = size_rule(*v_.b, v_.start + i, d, v_.factor(i, d));
   for (int32_t c = cls_[parent].first_child; c >= 0; c = cls_[c].next_sibling) {
     --budget_;
-    if (cls_[c].node >= 0 && same_rule(cls_[c].node, i)) return c;
+    if (cls_[c].node >= 0 && std::equal(rule, rule + Dc, rules_.begin() + c * Dc)) return c;
   }
   Class k{};
   k.node = i;
@@ -50,8 +38,7 @@ int32_t Thresholds::op_class(int32_t parent, int64_t i) {
   cls_.push_back(k);
   const auto id = static_cast<int32_t>(cls_.size() - 1);
   cls_[parent].first_child = id;
-  rules_.resize(cls_.size() * v_.Dc);
-  for (int d = 0; d < v_.Dc; ++d) rules_[id * v_.Dc + d] = size_rule(*v_.b, v_.start + i, d, v_.factor(i, d));
+  rules_.insert(rules_.end(), rule, rule + Dc);
   return id;
 }
 
@@ -275,13 +262,21 @@ void Thresholds::class_sizes(int64_t I) {
   }
 }
 
-void Thresholds::count(const int64_t* I, const int64_t* r, int64_t S, int64_t R, const Outputs& out) {
-  if (S <= 0) return;
-  order_.resize(S);
-  for (int64_t s = 0; s < S; ++s) order_[s] = s;
-  std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) { return I[a] < I[b]; });
+void Thresholds::set_resolutions(const int64_t* I, const int64_t* r, int64_t S) {
+  std::vector<int64_t> order(S);
+  for (int64_t s = 0; s < S; ++s) order[s] = s;
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return I[a] < I[b]; });
   sorted_.resize(S);
-  for (int64_t s = 0; s < S; ++s) sorted_[s] = I[order_[s]];
+  sorted_r_.resize(S);
+  for (int64_t s = 0; s < S; ++s) {
+    sorted_[s] = I[order[s]];
+    sorted_r_[s] = r[order[s]];
+  }
+}
+
+void Thresholds::count(int64_t R, const Outputs& out) {
+  const auto S = static_cast<int64_t>(sorted_.size());
+  if (S <= 0) return;
   // lb(T): how many of the sorted resolutions lie below T, i.e. satisfy I < T
   // (branch-free: thresholds fall anywhere among the resolutions, so a
   // branching search mispredicts at every step)
@@ -300,7 +295,7 @@ void Thresholds::count(const int64_t* I, const int64_t* r, int64_t S, int64_t R,
   db_.assign(S + 1, 0);
   dc_.assign(S + 1, 0);
   dp_.assign(S + 1, 0);
-  std::vector<int64_t>& tix = acc_;  // count index of each rated node's T
+  std::vector<int64_t>& tix = t_index_;  // count index of each rated node's T
   tix.resize(rated_T_.size());
   for (size_t j = 0; j < rated_T_.size(); ++j) {
     const int64_t t = lb(rated_T_[j]), a = lb(rated_A_[j]);
@@ -356,7 +351,7 @@ void Thresholds::count(const int64_t* I, const int64_t* r, int64_t S, int64_t R,
     cb += db_[s];
     cc += dc_[s];
     cp += dp_[s];
-    const int64_t o = v_.g * R + r[order_[s]];
+    const int64_t o = v_.g * R + sorted_r_[s];
     out.n_unproductive[o] = cu;
     out.n_border[o] = cb;
     out.n_critical[o] = cc;

@@ -32,9 +32,11 @@ class Thresholds {
   double i_min() const { return as_resolution(i_min_); }
   double i_min_axis(int d) const { return as_resolution(i_min_ax_[d < v_.Dc ? d : 0]); }
 
-  // Per-graph counts at the square resolutions I[s], s < S, written at
-  // out[g*R + r[s]].
-  void count(const int64_t* I, const int64_t* r, int64_t S, int64_t R, const Outputs& out);
+  // The square resolutions I[s] (s < S) to count at, and where their results
+  // go (out[g*R + r[s]]): the same for every graph of a call, sorted once.
+  void set_resolutions(const int64_t* I, const int64_t* r, int64_t S);
+  // Per-graph counts at those resolutions, for the graph of the last build().
+  void count(int64_t R, const Outputs& out);
 
  private:
   static constexpr int kMemo = 4;
@@ -57,7 +59,6 @@ class Thresholds {
   static double as_resolution(int64_t t);
   int32_t op_class(int32_t parent, int64_t i);
   int32_t merge_class(std::vector<int32_t>& parents);
-  bool same_rule(int64_t i, int64_t j) const;
   int64_t inverse(int32_t c, int d, int64_t m, int depth);  // smallest I with map(c, d, I) >= m
   int64_t query(int32_t c, int d, int64_t m);               // inverse(), remembered at c
   bool recall(int32_t c, int d, int64_t m, int64_t& I) const;
@@ -70,7 +71,7 @@ class Thresholds {
   bool aborted_ = false;
   std::vector<Class> cls_;
   std::vector<int32_t> merge_parents_, node_cls_, tmp_;
-  std::vector<int64_t> uT_, csize_, W_, unprod_W_, acc_;
+  std::vector<int64_t> uT_, csize_, W_, unprod_W_, t_index_;
   std::vector<int64_t> rated_T_, rated_A_;  // per rated node: unproductive below T, border from A
   std::vector<int64_t> tc_min_, tc_max_;    // per spatial node: critical below tc_min, partially below tc_max
   // nodes with parameters: their MAC class, rated index (or -1), parameter count
@@ -80,7 +81,8 @@ class Thresholds {
   std::vector<SizeRule> rules_;  // [class * Dc + d], op classes only
   int64_t i_min_ = 1, i_min_ax_[3] = {1, 1, 1};
   // count() scratch
-  std::vector<int64_t> sorted_, order_, du_, db_, dc_, dp_, macs_, macs_u_;
+  std::vector<int64_t> sorted_, sorted_r_;  // set_resolutions(): ascending, and each one's index in the call
+  std::vector<int64_t> du_, db_, dc_, dp_, macs_, macs_u_;
   std::vector<Join> joins_;
 };
 
