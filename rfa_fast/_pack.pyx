@@ -426,35 +426,12 @@ cdef cnp.ndarray _empty(int ndim, Py_ssize_t n, Py_ssize_t width, int typenum):
     return cnp.PyArray_EMPTY(ndim, shape, typenum, 0)
 
 
-def _where(list graphs, cnp.ndarray graph_ptr, list nodes, Py_ssize_t i):
-    """Graph and node of global node i, as _pack_nodes names them (indices within the graph)."""
-    b = int(np.searchsorted(graph_ptr, i, side="right")) - 1
-    return f"graph {b} ({graphs[b].name!r}), node {i - int(graph_ptr[b])} ({nodes[i].name!r})"
-
-
 def _numpy_column(int f, list graphs, cnp.ndarray graph_ptr, list nodes, Py_ssize_t D):
     """Column f converted by numpy, with _pack_nodes' checks and messages (the cold path)."""
+    from .graph import _node_column  # graph imports this module: import on use
+
     field, _, dtype, per_axis = _NODE_COLUMNS[f]
-    values = [getattr(node, field) for node in nodes]
-    if per_axis:
-        for i, v in enumerate(values):
-            if len(v) != D:
-                raise SpecError(
-                    f"{_where(graphs, graph_ptr, nodes, i)}: {field} has {len(v)} values, the graphs have {D} axes"
-                )
-    try:
-        arr = np.array(values, dtype=dtype)
-    except OverflowError as err:
-        if np.dtype(dtype).kind not in "iu":
-            raise SpecError(f"{field}: {err}") from None
-        info = np.iinfo(dtype)
-        for i, v in enumerate(values):
-            if any(not info.min <= x <= info.max for x in (v if isinstance(v, (tuple, list)) else (v,))):
-                raise SpecError(
-                    f"{_where(graphs, graph_ptr, nodes, i)}: {field} {v} does not fit in {np.dtype(dtype).name}"
-                ) from None
-        raise
-    return arr.reshape(len(nodes), D) if per_axis else arr
+    return _node_column(field, dtype, per_axis, graphs, graph_ptr, nodes, D)
 
 
 def _python_pred(list node_lists, cnp.ndarray graph_ptr):

@@ -647,33 +647,11 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
     pred_ptr = np.zeros(len(nodes) + 1, np.int64)
     np.cumsum(counts, out=pred_ptr[1:])
 
-    def where(i: int) -> str:
-        """Graph and node of global node ``i``, as errors name them (indices within the graph)."""
-        b = int(np.searchsorted(graph_ptr, i, side="right")) - 1
-        return f"graph {b} ({graphs[b].name!r}), node {i - int(graph_ptr[b])} ({nodes[i].name!r})"
-
-    def convert(field: str, values: list[Any], dtype: Any) -> np.ndarray:
-        try:
-            return np.array(values, dtype=dtype)
-        except OverflowError as e:
-            # a value beyond the dtype (kernel 2**31, c_in 2**63): name the node, as a SpecError
-            if np.dtype(dtype).kind not in "iu":
-                raise SpecError(f"{field}: {e}") from None
-            info = np.iinfo(dtype)
-            for i, v in enumerate(values):
-                if any(not info.min <= x <= info.max for x in (v if isinstance(v, (tuple, list)) else (v,))):
-                    raise SpecError(f"{where(i)}: {field} {v} does not fit in {np.dtype(dtype).name}") from None
-            raise
-
     def column(field: str, dtype: Any) -> np.ndarray:
-        return convert(field, [getattr(node, field) for node in nodes], dtype)
+        return _node_column(field, dtype, False, graphs, graph_ptr, nodes, dims)
 
     def axes(field: str, dtype: Any) -> np.ndarray:
-        values = [getattr(node, field) for node in nodes]
-        for i, v in enumerate(values):
-            if len(v) != dims:
-                raise SpecError(f"{where(i)}: {field} has {len(v)} values, the graphs have {dims} axes")
-        return convert(field, values, dtype).reshape(len(nodes), dims)
+        return _node_column(field, dtype, True, graphs, graph_ptr, nodes, dims)
 
     return dict(
         graph_ptr=graph_ptr,
@@ -694,6 +672,45 @@ def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
         pred_ptr=pred_ptr,
         pred=np.array(pred, dtype=np.int32),
     )
+
+
+def _node_column(
+    field: str,
+    dtype: Any,
+    per_axis: bool,
+    graphs: Sequence[Graph],
+    graph_ptr: np.ndarray,
+    nodes: list[Node],
+    dims: int,
+) -> np.ndarray:
+    """One array of the core's from the attribute ``field`` of every node, converted by numpy.
+
+    A per-axis value of the wrong length, or a value beyond the dtype (kernel
+    2**31, c_in 2**63), is a SpecError naming the graph and node. Shared by
+    :func:`_pack_nodes` and the compiled packer's path for unusual values.
+    """
+
+    def where(i: int) -> str:
+        """Graph and node of global node ``i``, as errors name them (indices within the graph)."""
+        b = int(np.searchsorted(graph_ptr, i, side="right")) - 1
+        return f"graph {b} ({graphs[b].name!r}), node {i - int(graph_ptr[b])} ({nodes[i].name!r})"
+
+    values = [getattr(node, field) for node in nodes]
+    if per_axis:
+        for i, v in enumerate(values):
+            if len(v) != dims:
+                raise SpecError(f"{where(i)}: {field} has {len(v)} values, the graphs have {dims} axes")
+    try:
+        arr = np.array(values, dtype=dtype)
+    except OverflowError as e:
+        if np.dtype(dtype).kind not in "iu":
+            raise SpecError(f"{field}: {e}") from None
+        info = np.iinfo(dtype)
+        for i, v in enumerate(values):
+            if any(not info.min <= x <= info.max for x in (v if isinstance(v, (tuple, list)) else (v,))):
+                raise SpecError(f"{where(i)}: {field} {v} does not fit in {np.dtype(dtype).name}") from None
+        raise
+    return arr.reshape(len(nodes), dims) if per_axis else arr
 
 
 ARRAY_NAMES = (
