@@ -21,6 +21,16 @@ VALIDATION = Path(__file__).resolve().parents[2] / "shared" / "validation"
 RESOLUTION = 32
 """The input size of every screen in the suite unless a group says otherwise (CIFAR-sized, where depth is wasted)."""
 
+LABEL = {
+    "vgg16": "VGG16",
+    "resnet18": "ResNet-18",
+    "resnet50": "ResNet-50",
+    "resnet101": "ResNet-101",
+    "mobilenet_v2": "MobileNetV2",
+    "densenet121": "DenseNet-121",
+}
+"""The zoo models the suite compares, and their names in tables (bench/report.py reads it too)."""
+
 
 def record(benchmark: Any, impl: str, items: int = 1, *, base: bool = False, **extra: Any) -> None:
     """Label a benchmark row for bench/report.py (see the module docstring)."""

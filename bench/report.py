@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or imported: the bench helpers
+from benchlib import LABEL  # noqa: E402
+
 SECTIONS = [
     ("model:", "Single models, one network per call"),
     ("bulk:", "Bulk: 1,000 variants of each architecture"),
@@ -37,14 +40,6 @@ SECTIONS = [
     ("memory:", "Memory (timed: the child process's whole run)"),
 ]
 
-LABEL = {
-    "vgg16": "VGG16",
-    "resnet18": "ResNet-18",
-    "resnet50": "ResNet-50",
-    "resnet101": "ResNet-101",
-    "mobilenet_v2": "MobileNetV2",
-    "densenet121": "DenseNet-121",
-}
 
 NOTES = """\
 ## How the groups are built, and where rfa-toolbox's rules differ

@@ -26,20 +26,12 @@ from typing import Any
 import baseline_toolbox as tb
 import numpy as np
 import pytest
-from benchlib import RESOLUTION, record, rounds, sized
+from benchlib import LABEL, RESOLUTION, record, rounds, sized
 from workloads import kernel_variants, unproductive_names, variant_batch, variant_graph
 
 import rfa_fast
 from rfa_fast import Graph, Kind, reference, zoo
 
-LABEL = {
-    "vgg16": "VGG16",
-    "resnet18": "ResNet-18",
-    "resnet50": "ResNet-50",
-    "resnet101": "ResNet-101",
-    "mobilenet_v2": "MobileNetV2",
-    "densenet121": "DenseNet-121",
-}
 RF_MAX = {"vgg16": 212, "resnet18": 435, "resnet50": 427, "resnet101": 971, "mobilenet_v2": 491, "densenet121": 2071}
 """Final receptive fields of the torchvision layouts (tests/test_validation_models.py measures them by gradients)."""
 
