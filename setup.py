@@ -20,7 +20,7 @@ if SANITIZE:
     C_FLAGS = SAN_FLAGS
     LINK_FLAGS = [f"-fsanitize={SANITIZE}"]
 
-core_sources = ["csrc/bindings.cpp"] + sorted(str(p.relative_to(HERE)) for p in (HERE / "csrc" / "rfa").glob("*.cpp"))
+core_sources = sorted(str(p.relative_to(HERE)) for p in (HERE / "csrc").glob("*/*.cpp"))
 
 ext_modules = [
     Pybind11Extension(

@@ -26,6 +26,7 @@ from .onnx_screen import OnnxScreenResult, screen_onnx
 from .refine import Suggestion, refine
 from .report import Report
 from .results import ScreenResult
+from .space import Space
 from .trim import TrimSuggestion, trim
 
 __version__ = "0.1.0"
@@ -53,6 +54,7 @@ __all__ = [
     "ResolutionError",
     "RfaError",
     "ScreenResult",
+    "Space",
     "SpecError",
     "Status",
     "Suggestion",

@@ -11,14 +11,18 @@ class GraphError(RfaError, ValueError):
     """A packed batch is malformed; names the graph and node at fault.
 
     Attributes:
-        graph_index: index of the graph in the batch (``-1`` if not one graph).
-        node_index: global index of the node (``-1`` if not one node).
+        graph_index: index of the graph in the batch (``-1`` if not one graph);
+            for a search space, the candidate.
+        node_index: global index of the node (``-1`` if not one node); for a
+            search space, the template node.
+        column: for a search space, the choice column at fault (``-1`` if none).
     """
 
-    def __init__(self, message: str, graph_index: int = -1, node_index: int = -1) -> None:
+    def __init__(self, message: str, graph_index: int = -1, node_index: int = -1, column: int = -1) -> None:
         super().__init__(message)
         self.graph_index = graph_index
         self.node_index = node_index
+        self.column = column
 
 
 class SpecError(RfaError, ValueError):

@@ -55,6 +55,7 @@ struct Outputs {
   uint8_t* connected = nullptr;  // [B]
   uint8_t* aligned = nullptr;    // [B]
   int64_t* params = nullptr;     // [B]
+  uint8_t* materialized = nullptr;  // [B] lane engine only (optional): answered by the general engine
   // per node (optional)
   double* node_rf_min = nullptr;  // [N*D]
   double* node_rf_max = nullptr;
@@ -71,15 +72,18 @@ struct Outputs {
 };
 
 // A batch that cannot be analyzed: names the graph and node at fault.
+// For a candidate of a search space, graph is the candidate, node the
+// template node and column the choice column at fault (-1 when none is).
 class BatchError : public std::runtime_error {
  public:
-  BatchError(int64_t graph, int64_t node, const std::string& what)
-      : std::runtime_error(what), graph_(graph), node_(node) {}
+  BatchError(int64_t graph, int64_t node, const std::string& what, int64_t column = -1)
+      : std::runtime_error(what), graph_(graph), node_(node), column_(column) {}
   int64_t graph() const { return graph_; }
   int64_t node() const { return node_; }
+  int64_t column() const { return column_; }
 
  private:
-  int64_t graph_, node_;
+  int64_t graph_, node_, column_;
 };
 
 // Limits that keep every intermediate inside int64 (docs/semantics.md).

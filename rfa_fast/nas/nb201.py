@@ -1,4 +1,4 @@
-"""Adapters for public NAS search spaces: NAS-Bench-201 and NAS-Bench-101.
+"""NAS-Bench-201 (Dong & Yang, ICLR 2020) in rfa_fast.
 
 A cell of a search space, placed in the space's fixed macro skeleton, becomes a
 :class:`~rfa_fast.graph.Graph` (one at a time, with readable node names, for
@@ -26,14 +26,6 @@ once, without a Python object per node.
 >>> fast = nb201_screen(nb201_all(), 32)
 >>> bool((fast.n_unproductive == r.n_unproductive).all()), int(fast.connected.sum())
 (True, 15284)
-
-NAS-Bench-101 (Ying et al., ICML 2019): a cell is a 7x7 upper-triangular
-adjacency matrix and an op list; :func:`nb101_spec` writes the network as a
-JSON-able spec (:meth:`Graph.from_spec`), :func:`nb101_batch` packs many.
-
->>> m = [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
->>> rfa_fast.screen(nb101_batch([(m, ["input", "conv3x3-bn-relu", "output"])]), 32).rf_max[0].tolist()
-[48.0, 48.0]
 """
 
 from __future__ import annotations
@@ -46,12 +38,13 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _core
-from .batch import GraphBatch
-from .errors import SpecError
-from .graph import Graph, GraphBuilder
-from .kinds import Kind
-from .results import ScreenResult
+from .. import _core
+from ..batch import GraphBatch
+from ..errors import SpecError
+from ..graph import Graph, GraphBuilder
+from ..kinds import Kind
+from ..results import ScreenResult
+from ..space import Space
 
 # ---------------------------------------------------------------------------
 # NAS-Bench-201: cells
@@ -241,6 +234,73 @@ def _nb201_cell(b: GraphBuilder, x: int, ops: tuple[int, ...], c: int, prefix: s
                 summands.append(b.conv(node[i], k, pad=k // 2, c_in=c, c_out=c, name=name, op=NB201_OPS[ops[e]]))
         node.append(b.add(*summands, name=f"{prefix}.node{j}"))
     return node[3]
+
+
+# ---------------------------------------------------------------------------
+# NAS-Bench-201 as a search space (rows of 6 op indices, screened in lanes)
+
+
+@lru_cache(maxsize=16)
+def nb201_space(channels: tuple[int, ...] = (16, 32, 64), num_classes: int = 10, cells_per_stage: int = 5) -> Space:
+    """NAS-Bench-201 as a :class:`~rfa_fast.Space`: one choice per cell edge, the benchmark's own encoding.
+
+    Columns: the 6 edges in :data:`NB201_EDGES` order (``edge1<-0``,
+    ``edge2<-0``, ``edge2<-1``, ``edge3<-0``, ``edge3<-1``, ``edge3<-2``),
+    each with the options of :data:`NB201_OPS` (index = op index), so a row
+    is a cell tuple and :func:`nb201_all` lists the whole space. Every cell
+    of the network uses the same six choices. ``space.graph(row)`` is
+    :func:`nb201_graph` of the cell, node for node, and ``space.screen`` equals
+    :func:`nb201_screen` (``tests/test_space_nas.py`` checks every cell).
+
+    >>> space = nb201_space()
+    >>> space.size, [c.name for c in space.choices][:2]
+    (15625, ['edge1<-0', 'edge2<-0'])
+    >>> r = space.screen(nb201_all(), 32)
+    >>> bool((r.n_unproductive == nb201_screen(nb201_all(), 32).n_unproductive).all())
+    True
+    """
+    if len(channels) != 3:
+        raise SpecError(f"NAS-Bench-201 has 3 stages: channels needs 3 values, got {tuple(channels)}")
+    sp = Space("nb201")
+    edge = [sp.choice(f"edge{j}<-{i}", NB201_OPS) for j, i in NB201_EDGES]
+    x = sp.input("input")
+    x = sp.conv(x, 3, pad=1, c_in=3, c_out=channels[0], name="stem")
+    c_prev = channels[0]
+    for s, c in enumerate(channels):
+        if s > 0:
+            r = f"reduce{s}"
+            a = sp.conv(x, 3, 2, pad=1, c_in=c_prev, c_out=c, name=f"{r}.conv_a")
+            a = sp.conv(a, 3, pad=1, c_in=c, c_out=c, name=f"{r}.conv_b")
+            sc = sp.pool(x, 2, 2, name=f"{r}.shortcut.pool", op="avg_pool_2x2")
+            sc = sp.conv(sc, 1, c_in=c_prev, c_out=c, name=f"{r}.shortcut.conv")
+            x = sp.add(a, sc, name=f"{r}.add")
+        for k in range(cells_per_stage):
+            prefix = f"stage{s}.cell{k}"
+            node = [x]
+            for j in (1, 2, 3):
+                summands = []
+                for e, (jj, i) in enumerate(NB201_EDGES):
+                    if jj != j:
+                        continue
+                    name = f"{prefix}.edge{j}<-{i}"
+                    summands.append(sp.choose(edge[e], node[i], _nb201_alternatives(sp, name, c), name=name))
+                node.append(sp.add(*summands, name=f"{prefix}.node{j}"))
+            x = node[3]
+        c_prev = c
+    x = sp.global_pool(x, name="global_pool")
+    sp.dense(x, c_prev, num_classes, name="classifier")
+    return sp.build()
+
+
+def _nb201_alternatives(sp: Space, name: str, c: int) -> dict[str, Any]:
+    """The five edge ops of a cell edge (one node each, or none, or the input itself)."""
+    return {
+        "none": None,
+        "skip_connect": "identity",
+        "nor_conv_1x1": lambda x: sp.conv(x, 1, c_in=c, c_out=c, name=f"{name}.nor_conv_1x1", op="nor_conv_1x1"),
+        "nor_conv_3x3": lambda x: sp.conv(x, 3, pad=1, c_in=c, c_out=c, name=f"{name}.nor_conv_3x3", op="nor_conv_3x3"),
+        "avg_pool_3x3": lambda x: sp.pool(x, 3, 1, pad=1, name=f"{name}.avg_pool_3x3", op="avg_pool_3x3"),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -444,7 +504,7 @@ def nb201_screen(
     >>> r.n_unproductive.tolist(), r.i_min.tolist()[0], r.connected.tolist()
     ([[37, 9], [0, 0]], 77.0, [True, False])
     """
-    from .api import resolutions_array, screen  # api imports this module's siblings; keep the import light
+    from ..api import resolutions_array, screen  # api imports this module's siblings; keep the import light
 
     ops = nb201_ops_array(cells)
     if len(ops) == 0:
@@ -533,219 +593,3 @@ def _pack_nb201(ops: np.ndarray, tpl: _Nb201Template) -> dict[str, np.ndarray]:
         pred_ptr=pred_ptr,
         pred=pred,
     )
-
-
-# ---------------------------------------------------------------------------
-# NAS-Bench-101
-
-NB101_OPS = ("input", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3", "output")
-"""The op names of a NAS-Bench-101 cell."""
-
-
-def _nb101_check(matrix: Any, ops: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    m = np.asarray(matrix)
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or not 2 <= m.shape[0] <= 7:
-        raise SpecError(f"a NAS-Bench-101 matrix is square with 2..7 vertices, got shape {m.shape}")
-    if m.dtype.kind not in "biu" or not np.isin(m, (0, 1)).all():
-        raise SpecError("a NAS-Bench-101 matrix holds 0/1 values")
-    m = m.astype(bool)
-    if np.tril(m).any():
-        raise SpecError("a NAS-Bench-101 matrix is upper triangular (edges go from a lower to a higher vertex)")
-    ops = list(ops)
-    n = m.shape[0]
-    if len(ops) != n:
-        raise SpecError(f"{n} vertices but {len(ops)} ops")
-    if ops[0] != "input" or ops[-1] != "output":
-        raise SpecError(f"ops must start with 'input' and end with 'output', got {ops}")
-    for op in ops[1:-1]:
-        if op not in NB101_OPS[1:4]:
-            raise SpecError(f"unknown NAS-Bench-101 op {op!r} (one of {', '.join(NB101_OPS[1:4])})")
-    return m, ops
-
-
-def _nb101_prune(m: np.ndarray, ops: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Drop interior vertices not on an input->output path, as NAS-Bench-101's ``ModelSpec`` does.
-
-    The benchmark's networks never contain such vertices; keeping them would
-    rate layers that do not exist.
-    """
-    n = len(ops)
-    fwd = {0}
-    for v in range(1, n):
-        if any(m[u, v] for u in fwd):
-            fwd.add(v)
-    bwd = {n - 1}
-    for v in range(n - 2, -1, -1):
-        if any(m[v, w] for w in bwd):
-            bwd.add(v)
-    keep = [v for v in range(n) if v in (0, n - 1) or (v in fwd and v in bwd)]
-    return m[np.ix_(keep, keep)], [ops[v] for v in keep]
-
-
-def _nb101_vertex_channels(c_in: int, c_out: int, m: np.ndarray) -> list[int]:
-    """``compute_vertex_channels`` of the NAS-Bench-101 code: how the output's channels split over the cell."""
-    n = m.shape[0]
-    ch = [0] * n
-    ch[0], ch[n - 1] = c_in, c_out
-    if n == 2:
-        return ch
-    in_degree = m[1:].sum(axis=0)
-    fan_in = int(in_degree[n - 1])
-    if fan_in == 0:  # the output reads only the projected input (or nothing)
-        return ch
-    interior, correction = divmod(c_out, fan_in)
-    for v in range(1, n - 1):
-        if m[v, n - 1]:
-            ch[v] = interior + (1 if correction > 0 else 0)
-            correction -= 1 if correction > 0 else 0
-    for v in range(n - 3, 0, -1):
-        if not m[v, n - 1]:
-            for dst in range(v + 1, n - 1):
-                if m[v, dst]:
-                    ch[v] = max(ch[v], ch[dst])
-    return ch
-
-
-def _nb101_cell_layers(
-    m: np.ndarray, ops: list[str], x: int, first: int, c_in: int, c_out: int, prefix: str
-) -> list[dict[str, Any]]:
-    """Spec layers of one cell reading layer ``x``; the first new layer gets index ``first``."""
-    ch = _nb101_vertex_channels(c_in, c_out, m)
-    layers: list[dict[str, Any]] = []
-    n = len(ops)
-
-    def add(layer: dict[str, Any]) -> int:
-        layers.append(layer)
-        return first + len(layers) - 1
-
-    def projection(v: int, c: int) -> int:
-        return add({"op": "conv", "name": f"{prefix}.proj{v}", "inputs": [x], "kernel": 1, "c_in": c_in, "c_out": c})
-
-    value = {0: x}
-    for t in range(1, n - 1):
-        summands = [value[s] for s in range(1, t) if m[s, t]]
-        if m[0, t]:
-            summands.append(projection(t, ch[t]))
-        v_in = (
-            summands[0] if len(summands) == 1 else add({"op": "add", "name": f"{prefix}.v{t}.sum", "inputs": summands})
-        )
-        name = f"{prefix}.v{t}.{ops[t]}"
-        if ops[t] == "maxpool3x3":
-            value[t] = add({"op": "maxpool", "name": name, "inputs": [v_in], "kernel": 3, "stride": 1, "pad": 1})
-        else:
-            k = 3 if ops[t] == "conv3x3-bn-relu" else 1
-            value[t] = add(
-                {
-                    "op": "conv",
-                    "name": name,
-                    "inputs": [v_in],
-                    "kernel": k,
-                    "pad": k // 2,
-                    "c_in": ch[t],
-                    "c_out": ch[t],
-                }
-            )
-    concat = [value[t] for t in range(1, n - 1) if m[t, n - 1]]
-    out = (
-        concat[0]
-        if len(concat) == 1
-        else (add({"op": "concat", "name": f"{prefix}.concat", "inputs": concat}) if concat else None)
-    )
-    if m[0, n - 1]:
-        proj = projection(n - 1, c_out)
-        out = proj if out is None else add({"op": "add", "name": f"{prefix}.output", "inputs": [out, proj]})
-    if out is None:  # the output is not connected to the input: a zero-input sum
-        add({"op": "add", "name": f"{prefix}.output", "inputs": []})
-    return layers
-
-
-def nb101_spec(
-    matrix: Any,
-    ops: Sequence[str],
-    *,
-    stem_channels: int = 128,
-    num_stacks: int = 3,
-    cells_per_stack: int = 3,
-    num_classes: int = 10,
-    name: str = "nb101",
-) -> dict[str, Any]:
-    """A NAS-Bench-101 network as a JSON-able spec (see :meth:`Graph.from_spec`).
-
-    The skeleton of the benchmark: a 3x3 conv stem (``stem_channels``);
-    ``num_stacks`` stacks of ``cells_per_stack`` cells, a 2x2/2 max pool
-    (SAME padding) before every stack but the first, doubling the channels;
-    global average pooling; a dense classifier.  In a cell, vertex ``t`` sums
-    its inputs (a MERGE), the input vertex entering through a 1x1 projection;
-    the output concatenates its interior inputs (a MERGE) and adds the
-    projected input (another MERGE).  Interior vertices on no input->output
-    path are dropped, as the benchmark's ``ModelSpec`` does; a cell whose
-    output is not reachable is kept and comes out disconnected.
-
-    >>> spec = nb101_spec([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", "conv3x3-bn-relu", "output"])
-    >>> [layer["op"] for layer in spec["layers"][:6]]
-    ['input', 'conv', 'conv', 'conv', 'conv', 'add']
-    """
-    m, o = _nb101_prune(*_nb101_check(matrix, ops))
-    layers: list[dict[str, Any]] = [
-        {"op": "input", "name": "input"},
-        {"op": "conv", "name": "stem", "kernel": 3, "pad": 1, "c_in": 3, "c_out": stem_channels},
-    ]
-    c = stem_channels
-    for s in range(num_stacks):
-        if s > 0:
-            layers.append({"op": "maxpool", "name": f"downsample{s}", "kernel": 2, "stride": 2, "pad": "same"})
-            c_out = 2 * c
-        else:
-            c_out = c
-        for k in range(cells_per_stack):
-            layers += _nb101_cell_layers(m, o, len(layers) - 1, len(layers), c, c_out, f"stack{s}.cell{k}")
-            c = c_out
-    layers.append({"op": "global_pool", "name": "global_pool"})
-    layers.append({"op": "dense", "name": "classifier", "c_in": c, "c_out": num_classes})
-    return {"name": name, "dims": 2, "layers": layers}
-
-
-def nb101_graph(matrix: Any, ops: Sequence[str], **kwargs: Any) -> Graph:
-    """A NAS-Bench-101 network as a :class:`Graph` (keywords as in :func:`nb101_spec`).
-
-    >>> import rfa_fast
-    >>> g = nb101_graph([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", "maxpool3x3", "output"])
-    >>> rfa_fast.analyze(g, 32).summary["rf_max"]
-    [48.0, 48.0]
-    """
-    return Graph.from_spec(nb101_spec(matrix, ops, **kwargs))
-
-
-def nb101_batch(cells: Iterable[tuple[Any, Sequence[str]]], **kwargs: Any) -> GraphBatch:
-    """NAS-Bench-101 cells, each ``(matrix, ops)``, packed as one batch (keywords as in :func:`nb101_spec`).
-
-    >>> import rfa_fast
-    >>> m = [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
-    >>> r = rfa_fast.screen(nb101_batch([(m, ["input", "conv3x3-bn-relu", "output"])] * 2), 32)
-    >>> r.connected.tolist()
-    [True, True]
-    """
-    specs = []
-    for b, (matrix, ops) in enumerate(cells):
-        try:
-            specs.append(nb101_spec(matrix, ops, name=f"nb101_{b}", **kwargs))
-        except SpecError as e:
-            raise SpecError(f"cell {b}: {e}", candidate=b) from None
-    return GraphBatch.from_specs(specs)
-
-
-__all__ = [
-    "NB101_OPS",
-    "NB201_EDGES",
-    "NB201_OPS",
-    "nb101_batch",
-    "nb101_graph",
-    "nb101_spec",
-    "nb201_all",
-    "nb201_batch",
-    "nb201_cell_string",
-    "nb201_connected",
-    "nb201_graph",
-    "nb201_ops_array",
-    "nb201_parse",
-]
