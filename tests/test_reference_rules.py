@@ -262,7 +262,7 @@ def test_merge_tie_breaks_on_F(run: Runner) -> None:
     """Two inputs with rf 5: one built on a coarse grid (F = 1), one straight (F = 4).
 
     The next 2-wide window grows the straight one to 6 but the gridded one
-    only to 5, so rf_max must carry the larger F and rf_min the smaller.
+    only to 5, so rf_max must carry the larger base + F (5 against 4) and rf_min the smaller.
     """
     b = GraphBuilder(dims=1)
     x = b.input("x")
