@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import nets
 import numpy as np
 import pytest
+from deps import import_or_skip
 
 from rfa_fast import reference
 from rfa_fast.batch import GraphBatch
@@ -43,7 +44,7 @@ def _run_core(graph: Graph, resolutions: Sequence[Sequence[int]], ignore_1x1: bo
 def run(request: pytest.FixtureRequest) -> Runner:
     """Analyze one graph with the oracle or the compiled core (skipped only while the core is not built)."""
     if request.param == "core":
-        pytest.importorskip("rfa_fast._core", reason="the compiled core is not built")
+        import_or_skip("rfa_fast._core", "the compiled core is not built")
         return _run_core
     return _run_reference
 
