@@ -43,8 +43,8 @@ sets:
   is connected and no path reaches it.
 - **Feature maps** by explicit index ranges: the output units of a window
   are the window positions ``0, s, 2s, ...`` that lie inside the padded input
-  (in ceil mode, also the one that starts before the padded input ends,
-  dropped again when it would start in the end padding); a transposed
+  (in ceil mode one more when the last of them leaves padded positions
+  unread, dropped again when it would start in the end padding); a transposed
   convolution's are the scatter positions ``i·s + d·t`` of every input unit,
   cropped by the pads; a resize's the units ``[o, o+1)`` inside the scaled
   extent; a merge's the union of its inputs' ranges.
