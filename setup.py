@@ -21,12 +21,16 @@ if SANITIZE:
     LINK_FLAGS = [f"-fsanitize={SANITIZE}"]
 
 core_sources = sorted(str(p.relative_to(HERE)) for p in (HERE / "csrc").glob("*/*.cpp"))
+# The headers: build_ext rebuilds the extension when any of them is newer than it
+# (without them an edited header leaves a stale _core in place).
+core_headers = sorted(str(p.relative_to(HERE)) for p in (HERE / "csrc").rglob("*.hpp"))
 
 ext_modules = [
     Pybind11Extension(
         "rfa_fast._core",
         core_sources,
         include_dirs=["csrc"],
+        depends=core_headers,
         cxx_std=17,
         extra_compile_args=CXX_FLAGS,
         extra_link_args=LINK_FLAGS,

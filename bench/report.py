@@ -7,7 +7,9 @@ Per group: a table of medians, per call and per item (``items`` in a row's
 extra_info: rows of one group may process different amounts, e.g. rfa_fast a
 whole batch and a slow baseline a sample of it), and the ratio of each row's
 per-item median to the group's base row (``base`` in extra_info, shown in
-bold).  Before the groups: the headline comparisons, the machine (CPU, cores,
+bold), and where the group has one, to the base's single-threaded twin
+(``single`` in extra_info, ``threads=1``): the ratios a one-core machine
+would see, beside the all-thread ones.  Before the groups: the headline comparisons, the machine (CPU, cores,
 versions), the date, the load average and the exact command; after them the
 scaling tables (time per candidate against batch size, time per node+edge
 against graph size, with the fitted exponent) and the memory measurements.
@@ -77,7 +79,13 @@ NOTES = """\
     I_min (VGG16: 212 against 197).
 - **Bulk rows** compare per network: rfa_fast screens all variants in one
   call; the baselines analyze a sample one network at a time (the `note`
-  column says how many per call).
+  column says how many per call). rfa_fast's bulk rows start from the packed
+  arrays (all threads, and one) or from the user's input with the packing
+  timed: rows of node indices and kernels, `Graph` objects, specs.
+- **Every timed row checks its answer**, on every key of `ScreenResult` (or,
+  for one model, every per-node and per-graph array), against the reference
+  or a baseline on a sample, in the same test (`bench/benchlib.py`,
+  `assert_agrees`).
 - **Variants** change three convolutions' kernels to 1, 3, 5 or 7 with "same"
   padding, so every variant is a valid network; rfa_fast packs them by tiling
   the model's arrays with numpy ("pack + screen").
@@ -102,6 +110,11 @@ class Row:
     @property
     def per_item(self) -> float:
         return self.median / max(self.items, 1)
+
+    @property
+    def single(self) -> bool:
+        """The single-threaded twin of the group's base row."""
+        return bool(self.extra.get("single", False))
 
 
 def load_rows(data: dict[str, Any]) -> list[Row]:
@@ -159,13 +172,20 @@ def base_of(rows: Sequence[Row]) -> Row | None:
     return next((r for r in rows if r.base), None)
 
 
+def single_of(rows: Sequence[Row]) -> Row | None:
+    """The base's single-threaded twin, when the group has one."""
+    return next((r for r in rows if r.single), None)
+
+
 def group_table(rows: Sequence[Row]) -> list[str]:
     """Medians, per call and per item, and the ratio to the group's base row (when it has one).
 
     Groups without a base row (the scaling groups) show their size columns instead.
     """
     base = base_of(rows)
+    single = single_of(rows) if base is not None else None
     notes = any(r.extra.get("note") for r in rows)
+    inputs = any(r.extra.get("input") for r in rows)
     sizes = (
         []
         if base is not None
@@ -173,17 +193,23 @@ def group_table(rows: Sequence[Row]) -> list[str]:
     )
     body = []
     for r in rows:
-        line = [f"**{r.impl}**" if r is base else r.impl]
+        line = [f"**{r.impl}**" if r is base else f"*{r.impl}*" if r is single else r.impl]
         line += [fmt_int(r.extra.get(k)) for k in sizes]
+        if inputs:
+            line.append(str(r.extra.get("input", "")))
         line += [fmt_time(r.median), fmt_int(r.items), fmt_time(r.per_item)]
         if base is not None:
             line.append(fmt_ratio(r.per_item / base.per_item))
+        if single is not None:
+            line.append(fmt_ratio(r.per_item / single.per_item))
         line.append(str(r.rounds))
         if notes:
             line.append(str(r.extra.get("note", "")))
         body.append(line)
-    header = ["implementation", *sizes, "median per call", "items per call", "per item"]
+    header = ["implementation", *sizes] + (["input"] if inputs else [])
+    header += ["median per call", "items per call", "per item"]
     header += [f"× {base.impl} (per item)"] if base is not None else []
+    header += [f"× {single.impl} (per item)"] if single is not None else []
     header += ["rounds"] + (["note"] if notes else [])
     return table(header, body)
 
@@ -206,16 +232,19 @@ def find(rows: Sequence[Row], prefix: str, impl: str, **extra: Any) -> Row | Non
 def aims(rows: Sequence[Row]) -> list[str]:
     """Issue 6's aims, each against what this run measured (met or not: said either way)."""
     out = []
-    one, bulk = [], []
+    one, bulk, bulk_single = [], [], []
     for model, label in LABEL.items():
         fast = find(rows, "model:", "rfa_fast.analyze", model=model)
         tb_one = find(rows, "model:", "rfa-toolbox: graph API", model=model)
         screen = find(rows, "bulk:", "rfa_fast.screen", model=model)
+        screen_1 = find(rows, "bulk:", "rfa_fast.screen, 1 thread", model=model)
         tb_bulk = find(rows, "bulk:", "rfa-toolbox: graph API, one at a time", model=model)
         if fast and tb_one:
             one.append((tb_one.per_item / fast.per_item, label))
         if screen and tb_bulk:
             bulk.append((tb_bulk.per_item / screen.per_item, label))
+        if screen_1 and tb_bulk:
+            bulk_single.append((tb_bulk.per_item / screen_1.per_item, label))
 
     def span(vals: list[tuple[float, str]], aim: float) -> str:
         met = [label for r, label in vals if r >= aim]
@@ -229,11 +258,13 @@ def aims(rows: Sequence[Row]) -> list[str]:
         out.append(f"- one at a time, aim over 100×: {span(one, 100)}")
     if bulk:
         out.append(f"- in bulk, aim over 10,000×: {span(bulk, 10_000)}")
+    if bulk_single:
+        out.append(f"- in bulk on one thread: {span(bulk_single, 10_000)}")
     chains = {r.impl: r for r in rows if r.group.startswith("chains: 100,000")}
     if "numpy" in chains:
         parts = [
             f"{impl} {fmt_ratio(chains['numpy'].per_item / chains[impl].per_item)}"
-            for impl in ("rfa_fast dense", "rfa_fast sparse")
+            for impl in ("rfa_fast dense", "rfa_fast dense, 1 thread", "rfa_fast sparse", "rfa_fast sparse, 1 thread")
             if impl in chains
         ]
         out.append(f"- against the numpy baseline (100,000 chains), aim 10×: {', '.join(parts)}")
@@ -266,7 +297,11 @@ def aims(rows: Sequence[Row]) -> list[str]:
 def other_aims(rows: Sequence[Row]) -> list[str]:
     """The speed aims of issues 3 (sweeps) and 4 (search-space screening), against this run."""
     out = []
-    sweep = {r.extra.get("resolutions"): r for r in rows if r.group.startswith("sweep:")}
+    sweep = {
+        r.extra.get("resolutions"): r
+        for r in rows
+        if r.group.startswith("sweep:") and r.extra.get("threads", "all") == "all" and "one call each" not in r.impl
+    }
     if 1 in sweep and 128 in sweep:
         one, many = sweep[1].median, sweep[128].median
         out.append(
@@ -300,12 +335,23 @@ def headline(rows: Sequence[Row]) -> list[str]:
         tb_graph = find(rows, "model:", "rfa-toolbox: graph API", model=model)
         tb_own = find(rows, "model:", "rfa-toolbox: own model", model=model)
         bulk = find(rows, "bulk:", "rfa_fast.screen", model=model)
-        packed = find(rows, "bulk:", "rfa_fast: pack + screen", model=model)
+        bulk_1 = find(rows, "bulk:", "rfa_fast.screen, 1 thread", model=model)
+        ends = [
+            find(rows, "bulk:", impl, model=model)
+            for impl in ("rfa_fast: pack + screen", "rfa_fast: from Graph objects", "rfa_fast: from specs")
+        ]
         tb_bulk = find(rows, "bulk:", "rfa-toolbox: graph API, one at a time", model=model)
         if one is None:
             continue
         tb_one = tb_graph.per_item if tb_graph else math.nan
         tb_per = tb_bulk.per_item if tb_bulk else tb_one
+
+        def per(r: Row | None, bold: bool = False, tb_per: float = tb_per) -> str:
+            if r is None:
+                return "-"
+            ratio = fmt_ratio(tb_per / r.per_item)
+            return f"{fmt_time(r.per_item)} ({f'**{ratio}**' if bold else ratio})"
+
         body.append(
             [
                 label,
@@ -313,18 +359,20 @@ def headline(rows: Sequence[Row]) -> list[str]:
                 fmt_time(tb_own.per_item) if tb_own else "(not shipped)",
                 fmt_time(one.per_item),
                 f"**{fmt_ratio(tb_one / one.per_item)}**",
-                fmt_time(bulk.per_item) if bulk else "-",
-                f"**{fmt_ratio(tb_per / bulk.per_item)}**" if bulk else "-",
-                f"{fmt_time(packed.per_item)} ({fmt_ratio(tb_per / packed.per_item)})" if packed else "-",
+                per(bulk, bold=True),
+                per(bulk_1),
+                *(per(r) for r in ends),
             ]
         )
     if body:
         out += [
             "rfa_fast against rfa-toolbox on the same architectures at 32 px. One at a time: one network per call "
             "(`rfa_fast.analyze` of a fresh graph, packing included, against rfa-toolbox building and analyzing the "
-            "same layer list). In bulk: `rfa_fast.screen` of 1,000 kernel variants in one call, per network, against "
-            "rfa-toolbox per variant; the last column adds packing the 1,000 variants (numpy tiling of the model's "
-            "arrays) to the screen.",
+            "same layer list). In bulk: `rfa_fast.screen` of 1,000 kernel variants in one call, per network "
+            "(speed-up over rfa-toolbox per variant in brackets), on the prepacked batch with all threads and with "
+            "one, then end to end from the user's input, packing included: the variants as rows (numpy tiling of "
+            "the model's arrays), as `Graph` objects (`GraphBatch.from_graphs`), as JSON-able specs "
+            "(`GraphBatch.from_specs`).",
             "",
         ]
         out += table(
@@ -334,9 +382,11 @@ def headline(rows: Sequence[Row]) -> list[str]:
                 "rfa-toolbox (own model)",
                 "rfa_fast.analyze",
                 "speed-up, one at a time",
-                "rfa_fast.screen, per network in bulk",
-                "speed-up in bulk",
-                "with packing (speed-up)",
+                "bulk, prepacked (speed-up)",
+                "bulk, prepacked, 1 thread",
+                "bulk from rows",
+                "bulk from Graph objects",
+                "bulk from specs",
             ],
             body,
         )
@@ -346,7 +396,7 @@ def headline(rows: Sequence[Row]) -> list[str]:
     if chains:
         g = {r.impl: r for r in chains}
         numpy_row = g.get("numpy")
-        for impl in ("rfa_fast dense", "rfa_fast sparse"):
+        for impl in ("rfa_fast dense", "rfa_fast dense, 1 thread", "rfa_fast sparse", "rfa_fast sparse, 1 thread"):
             if numpy_row and impl in g:
                 other.append(
                     [
@@ -380,15 +430,18 @@ def headline(rows: Sequence[Row]) -> list[str]:
     nb = [r for r in rows if r.group.startswith("nb201: all")]
     if nb:
         g = {r.impl: r for r in nb}
-        fast = g.get("rfa_fast: nb201_batch + screen")
-        for impl in ("rfa-toolbox, one at a time",):
-            if fast and impl in g:
+        for label, fast in (
+            ("rfa_fast (pack + screen)", g.get("rfa_fast: nb201_batch + screen")),
+            ("rfa_fast (pack + screen, 1 thread)", g.get("rfa_fast: nb201_batch + screen, 1 thread")),
+        ):
+            if fast and "rfa-toolbox, one at a time" in g:
+                toolbox = g["rfa-toolbox, one at a time"]
                 other.append(
                     [
-                        f"all 15,625 NAS-Bench-201 cells: rfa_fast (pack + screen) vs {impl}, per cell",
+                        f"all 15,625 NAS-Bench-201 cells: {label} vs rfa-toolbox, one at a time, per cell",
                         fmt_time(fast.per_item),
-                        fmt_time(g[impl].per_item),
-                        fmt_ratio(g[impl].per_item / fast.per_item),
+                        fmt_time(toolbox.per_item),
+                        fmt_ratio(toolbox.per_item / fast.per_item),
                     ]
                 )
     nbs = {r.impl: r for r in rows if r.group.startswith("nb201:") and not r.group.startswith("nb201: all")}
@@ -403,16 +456,17 @@ def headline(rows: Sequence[Row]) -> list[str]:
             ]
         )
     dags = {r.impl: r for r in rows if r.group.startswith("dags: 10,000 random")}
-    if "rfa_fast" in dags and "reference" in dags:
-        f, ref = dags["rfa_fast"], dags["reference"]
-        other.append(
-            [
-                "random DAGs of 64 nodes: rfa_fast (10,000 per call) vs the reference, per DAG",
-                fmt_time(f.per_item),
-                fmt_time(ref.per_item),
-                fmt_ratio(ref.per_item / f.per_item),
-            ]
-        )
+    for impl in ("rfa_fast", "rfa_fast, 1 thread"):
+        if impl in dags and "reference" in dags:
+            f, ref = dags[impl], dags["reference"]
+            other.append(
+                [
+                    f"random DAGs of 64 nodes: {impl} (10,000 per call) vs the reference, per DAG",
+                    fmt_time(f.per_item),
+                    fmt_time(ref.per_item),
+                    fmt_ratio(ref.per_item / f.per_item),
+                ]
+            )
     if other:
         out += ["Against the other baselines (the base column is rfa_fast):", ""]
         out += table(["comparison", "rfa_fast", "baseline", "speed-up"], other)
@@ -614,7 +668,11 @@ def machine(data: dict[str, Any], json_name: str, command: str | None) -> list[s
         "",
         "How to read the tables: *median per call* is pytest-benchmark's median over *rounds*; *per item* divides "
         "it by the networks or candidates one call processes; the ratio column divides each row's per-item median "
-        "by the **bold** row's (above 1: slower than it).",
+        "by the **bold** row's (above 1: slower than it), and where a group has one, the next column by the "
+        "*italic* row's: the bold row run on one thread (`threads=1`), so the ratios a one-core machine sees stand "
+        "beside the all-thread ones. *input* says what a timed call starts from: arrays packed before the timer "
+        "(prepacked), or the user's input with the packing timed (rows of a search space, `Graph` objects, specs, "
+        "cell strings).",
         "",
     ]
     return lines

@@ -11,17 +11,26 @@ Run: ``pytest bench/ --benchmark-only`` (docs/benchmarks.md has a run).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pytest
-from benchlib import RESOLUTION, record, rounds, sized
+from benchlib import RESOLUTION, assert_agrees, record, rounds, sized
 from numpy_baseline import screen_chains_numpy
 from workloads import chain_batch_arrays, chain_graphs, chain_params, chain_specs, graph_from_batch, random_dag_batch
 
 import rfa_fast
 from rfa_fast import GraphBatch, reference, zoo
 from rfa_fast.graph import Graph
+
+
+@cache
+def chains_reference(seed: int, B: int, n: int) -> dict[str, np.ndarray]:
+    """The reference on the first n of the chains ``chain_params(default_rng(seed), B, 32)`` at 32 px."""
+    k, s = chain_params(np.random.default_rng(seed), B, 32)
+    return reference.run_batch(chain_graphs(k[:n], s[:n]), [[RESOLUTION, RESOLUTION]])
+
 
 # -- chains: the same 50 chains by every implementation ----------------------
 
@@ -30,63 +39,73 @@ from rfa_fast.graph import Graph
 @pytest.mark.parametrize("impl", ["sparse", "dense", "numpy", "reference"])
 def test_small_chain_batch(benchmark: Any, impl: str) -> None:
     k, s = chain_params(np.random.default_rng(50), 50, 32)
-    expected = screen_chains_numpy(k, s, [RESOLUTION])
     record(benchmark, f"rfa_fast {impl}" if impl in ("sparse", "dense") else impl, 50, base=impl == "sparse")
     if impl == "sparse":
         batch = chain_batch_arrays(k, s)
-        r = benchmark(rfa_fast.screen, batch, RESOLUTION)
-        got = (r.n_unproductive, r.i_min)
+        got: Any = benchmark(rfa_fast.screen, batch, RESOLUTION)
     elif impl == "dense":
-        r = benchmark(rfa_fast.screen_chains, k, s, None, RESOLUTION)
-        got = (r.n_unproductive, r.i_min)
+        got = benchmark(rfa_fast.screen_chains, k, s, None, RESOLUTION)
     elif impl == "numpy":
-        o = benchmark(screen_chains_numpy, k, s, [RESOLUTION])
-        got = (o["n_unproductive"], o["i_min"])
+        got = benchmark(screen_chains_numpy, k, s, [RESOLUTION])
     else:
         graphs = chain_graphs(k, s)
-        o = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 3))
-        got = (o["n_unproductive"], o["i_min"])
-    np.testing.assert_array_equal(got[0], expected["n_unproductive"])
-    np.testing.assert_array_equal(got[1], expected["i_min"])
+        got = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 3))
+    assert_agrees(got, chains_reference(50, 50, 50), who=impl)
+
+
+LARGE_IMPLS = [
+    "sparse",
+    "sparse, 1 thread",
+    "sparse: pack + screen",
+    "sparse, i_min=False",
+    "dense",
+    "dense, 1 thread",
+    "numpy",
+    "reference",
+]
 
 
 @pytest.mark.benchmark(group="chains: 100,000 random chains of 32 layers")
-@pytest.mark.parametrize(
-    "impl", ["sparse", "sparse, 1 thread", "sparse, i_min=False", "dense", "dense, 1 thread", "numpy", "reference"]
-)
+@pytest.mark.parametrize("impl", LARGE_IMPLS)
 def test_large_chain_batch(benchmark: Any, impl: str) -> None:
+    """The dense path (base) and the sparse one, all threads and one; the numpy baseline; the reference on a sample.
+
+    "sparse: pack + screen" starts from the [B, L] arrays (packed with numpy, timed), the other sparse rows from
+    the packed batch. Every row agrees with the reference on its first chains and with numpy on 2,000.
+    """
     B = sized(benchmark, 100_000, 5_000)
     k, s = chain_params(np.random.default_rng(100), B, 32)
     threads = 1 if "1 thread" in impl else None
     label = impl if impl in ("numpy", "reference") else f"rfa_fast {impl}"
-    record(benchmark, label, B, base=impl == "dense", threads=threads or "all")
+    record(benchmark, label, B, base=impl == "dense", single=impl == "dense, 1 thread", threads=threads or "all")
+    n_ref = sized(benchmark, 50, 5)
     if impl == "sparse, i_min=False":
         # where the sparse path's time goes: without I_min only the counts at 32 px are computed
         batch = chain_batch_arrays(k, s)
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"i_min": False}, rounds=rounds(benchmark, 10))
-        np.testing.assert_array_equal(r.n_unproductive, screen_chains_numpy(k, s, [RESOLUTION])["n_unproductive"])
+        assert np.isnan(r.i_min).all() and np.isnan(r.i_min_axes).all()
+        assert_agrees(r, chains_reference(100, B, n_ref), rows=n_ref, skip=("i_min", "i_min_axes"), who=impl)
         return
-    if impl.startswith("sparse"):
+    if impl == "sparse: pack + screen":
+        r: Any = benchmark.pedantic(
+            lambda: rfa_fast.screen(chain_batch_arrays(k, s), RESOLUTION), rounds=rounds(benchmark, 10)
+        )
+    elif impl.startswith("sparse"):
         batch = chain_batch_arrays(k, s)
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"threads": threads}, rounds=rounds(benchmark, 10))
-        got = (r.n_unproductive, r.i_min)
     elif impl.startswith("dense"):
         args = (k, s, None, RESOLUTION)
         r = benchmark.pedantic(rfa_fast.screen_chains, args, {"threads": threads}, rounds=rounds(benchmark, 10))
-        got = (r.n_unproductive, r.i_min)
     elif impl == "numpy":
-        o = benchmark.pedantic(screen_chains_numpy, (k, s, [RESOLUTION]), rounds=rounds(benchmark, 3))
-        got = (o["n_unproductive"], o["i_min"])
+        r = benchmark.pedantic(screen_chains_numpy, (k, s, [RESOLUTION]), rounds=rounds(benchmark, 10))
     else:
-        n = sized(benchmark, 50, 5)
-        record(benchmark, impl, n, note=f"the first {n} chains per call")
-        graphs = chain_graphs(k[:n], s[:n])
-        o = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 2))
-        got = (o["n_unproductive"], o["i_min"])
-    m = min(2000, len(got[0]))
-    sample = screen_chains_numpy(k[:m], s[:m], [RESOLUTION])
-    np.testing.assert_array_equal(got[0][:m], sample["n_unproductive"])
-    np.testing.assert_array_equal(got[1][:m], sample["i_min"])
+        record(benchmark, impl, n_ref, note=f"the first {n_ref} chains per call")
+        graphs = chain_graphs(k[:n_ref], s[:n_ref])
+        r = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 2))
+    assert_agrees(r, chains_reference(100, B, n_ref), rows=n_ref, who=impl)
+    if impl != "reference":
+        m = min(2000, B)
+        assert_agrees(r, screen_chains_numpy(k[:m], s[:m], [RESOLUTION]), rows=m, who=f"{impl} against numpy")
 
 
 # -- packing: from Python-level specs to the core's arrays ----------------------
@@ -111,8 +130,7 @@ def test_pack_specs(benchmark: Any, impl: str) -> None:
             return GraphBatch.from_graphs([Graph.from_spec(sp, index=i) for i, sp in enumerate(specs)])
 
         batch = benchmark.pedantic(pack, rounds=rounds(benchmark, 2))
-    r = rfa_fast.screen(batch, RESOLUTION)
-    np.testing.assert_array_equal(r.n_unproductive, screen_chains_numpy(k, s, [RESOLUTION])["n_unproductive"])
+    assert_agrees(rfa_fast.screen(batch, RESOLUTION), screen_chains_numpy(k, s, [RESOLUTION]), who=impl)
 
 
 # -- random DAGs -------------------------------------------------------------------
@@ -120,28 +138,53 @@ def test_pack_specs(benchmark: Any, impl: str) -> None:
 DAG_NODES = 64
 
 
+@cache
+def dags(B: int) -> GraphBatch:
+    return random_dag_batch(np.random.default_rng(64), B, DAG_NODES)
+
+
+@cache
+def dags_reference(B: int, n: int) -> dict[str, np.ndarray]:
+    """The reference on the first n DAGs of the batch of B."""
+    return reference.run_batch([graph_from_batch(dags(B), b) for b in range(n)], [[RESOLUTION, RESOLUTION]])
+
+
 @pytest.mark.benchmark(group=f"dags: 10,000 random DAGs of {DAG_NODES} nodes")
-@pytest.mark.parametrize("impl", ["rfa_fast", "rfa_fast, 1 thread", "reference"])
+@pytest.mark.parametrize("impl", ["rfa_fast", "rfa_fast, 1 thread", "rfa_fast: from Graph objects", "reference"])
 def test_random_dags(benchmark: Any, impl: str) -> None:
-    """Random DAGs with skips, strides, dilations and misaligned merges: rfa_fast on all, the reference on 20."""
+    """Random DAGs with skips, strides, dilations and misaligned merges: rfa_fast on all, the reference on 20.
+
+    "from Graph objects" starts from the DAGs as :class:`Graph` objects (made before the timer) and packs
+    them in the timed call; the other rfa_fast rows screen the batch as packed arrays.
+    """
     B = sized(benchmark, 10_000, 500)
-    batch = random_dag_batch(np.random.default_rng(64), B, DAG_NODES)
-    n = 20 if not impl.startswith("rfa_fast") else B
+    batch = dags(B)
+    n = 20
     threads = 1 if "1 thread" in impl else None
-    record(benchmark, impl, n, base=impl == "rfa_fast", nodes=batch.n_nodes if n == B else n * DAG_NODES)
-    if impl.startswith("rfa_fast"):
+    items = n if impl == "reference" else B
+    record(
+        benchmark,
+        impl,
+        items,
+        base=impl == "rfa_fast",
+        single=impl == "rfa_fast, 1 thread",
+        nodes=batch.n_nodes if items == B else n * DAG_NODES,
+        input="Graph objects" if "Graph" in impl else "prepacked",
+    )
+    if impl == "rfa_fast: from Graph objects":
+        graphs = [graph_from_batch(batch, b) for b in range(B)]
+        r: Any = benchmark.pedantic(
+            lambda: rfa_fast.screen(GraphBatch.from_graphs(graphs), RESOLUTION), rounds=rounds(benchmark, 5)
+        )
+    elif impl.startswith("rfa_fast"):
         benchmark.extra_info["threads"] = threads or "all"
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"threads": threads}, rounds=rounds(benchmark, 10))
-        assert len(r) == B
-        return
-    benchmark.extra_info["note"] = f"the first {n} DAGs per call"
-    graphs = [graph_from_batch(batch, b) for b in range(n)]
-    out = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 3))
-    r = rfa_fast.screen(batch, RESOLUTION)
-    for key, mine in (("n_unproductive", r.n_unproductive), ("n_border", r.n_border), ("i_min", r.i_min)):
-        np.testing.assert_array_equal(out[key], mine[:n])
-    np.testing.assert_array_equal(out["graph_rf_max"], r.rf_max[:n])
-    np.testing.assert_array_equal(out["aligned"], r.aligned[:n])
+    else:
+        benchmark.extra_info["note"] = f"the first {n} DAGs per call"
+        graphs = [graph_from_batch(batch, b) for b in range(n)]
+        r = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 3))
+        assert_agrees(r, rfa_fast.screen(batch, RESOLUTION), rows=n, who="reference against rfa_fast")
+    assert_agrees(r, dags_reference(B, n), rows=n, who=impl)
 
 
 # -- DAGs: ResNet-50 at 224 px (issue 2's acceptance workload) -------------------------
@@ -160,31 +203,41 @@ def resnet50_variants(rng: np.random.Generator, n: int) -> list[rfa_fast.Graph]:
     return out
 
 
+@cache
+def resnet50_reference(seed: int, n: int) -> dict[str, np.ndarray]:
+    return reference.run_batch(resnet50_variants(np.random.default_rng(seed), n), [[224, 224]])
+
+
 @pytest.mark.benchmark(group="dags: 10 ResNet-50 stride variants at 224 px")
-@pytest.mark.parametrize("impl", ["rfa_fast", "reference"])
+@pytest.mark.parametrize("impl", ["rfa_fast", "rfa_fast, 1 thread", "reference"])
 def test_resnet50_small(benchmark: Any, impl: str) -> None:
     graphs = resnet50_variants(np.random.default_rng(10), 10)
-    record(benchmark, impl, 10, base=impl == "rfa_fast")
-    if impl == "rfa_fast":
+    threads = 1 if "1 thread" in impl else None
+    record(benchmark, impl, 10, base=impl == "rfa_fast", single=impl == "rfa_fast, 1 thread")
+    if impl.startswith("rfa_fast"):
         batch = GraphBatch.from_graphs(graphs)
-        r = benchmark(rfa_fast.screen, batch, 224)
-        got = (r.n_unproductive, r.i_min, r.rf_max)
+        got: Any = benchmark(rfa_fast.screen, batch, 224, threads=threads)
     else:
-        o = benchmark.pedantic(reference.run_batch, (graphs, [[224, 224]]), rounds=rounds(benchmark, 2))
-        got = (o["n_unproductive"], o["i_min"], o["graph_rf_max"])
-    ref = reference.run_batch(graphs[:3], [[224, 224]])
-    np.testing.assert_array_equal(got[0][:3], ref["n_unproductive"])
-    np.testing.assert_array_equal(got[1][:3], ref["i_min"])
-    np.testing.assert_array_equal(got[2][:3], ref["graph_rf_max"])
+        got = benchmark.pedantic(reference.run_batch, (graphs, [[224, 224]]), rounds=rounds(benchmark, 2))
+        assert_agrees(got, rfa_fast.screen(graphs, 224), who="reference against rfa_fast")
+    assert_agrees(got, resnet50_reference(10, 10), who=impl)
 
 
 @pytest.mark.benchmark(group="dags: 10,000 ResNet-50 stride variants at 224 px")
-@pytest.mark.parametrize("threads", [None, 1])
-def test_resnet50_large(benchmark: Any, threads: int | None) -> None:
+@pytest.mark.parametrize("impl", ["rfa_fast", "rfa_fast, 1 thread", "rfa_fast: from Graph objects"])
+def test_resnet50_large(benchmark: Any, impl: str) -> None:
+    """100 variants, each 100 times; every copy of a variant must answer as the reference on that variant."""
     graphs = resnet50_variants(np.random.default_rng(100), 100)
     copies = sized(benchmark, 100, 5)
-    batch = GraphBatch.from_graphs(graphs * copies)
-    record(benchmark, "rfa_fast" if threads is None else "rfa_fast, 1 thread", len(batch), base=threads is None)
-    r = benchmark.pedantic(rfa_fast.screen, (batch, 224), {"threads": threads}, rounds=rounds(benchmark, 10))
-    assert r.i_min.shape == (100 * copies,)
-    np.testing.assert_array_equal(r.i_min[:100], r.i_min[100:200])
+    threads = 1 if "1 thread" in impl else None
+    record(benchmark, impl, 100 * copies, base=impl == "rfa_fast", single=impl == "rfa_fast, 1 thread")
+    benchmark.extra_info["input"] = "Graph objects" if "Graph" in impl else "prepacked"
+    if impl == "rfa_fast: from Graph objects":
+        many = graphs * copies
+        r = benchmark.pedantic(lambda: rfa_fast.screen(GraphBatch.from_graphs(many), 224), rounds=rounds(benchmark, 5))
+    else:
+        batch = GraphBatch.from_graphs(graphs * copies)
+        r = benchmark.pedantic(rfa_fast.screen, (batch, 224), {"threads": threads}, rounds=rounds(benchmark, 10))
+    n = sized(benchmark, 10, 2)
+    for c in (0, copies - 1):  # the first and the last copy of the first n variants
+        assert_agrees(r, resnet50_reference(100, n), start=c * 100, who=f"{impl}, copy {c}")

@@ -69,6 +69,7 @@ def test_peak_memory(benchmark: Any, mode: str) -> None:
         growth_mb_per_million=growth / 2**20 * 1e6 / B,
         batch_copies=max(0, growth - m["result_bytes"]) / m["input_bytes"],
     )
+    assert m["disagree"] == [], f"the screen's answers differ from the numpy baseline's in {m['disagree']}"
     assert m["peak_reset"], (
         "the kernel did not let the child reset its peak RSS; the growth would include building the inputs"
     )

@@ -6,7 +6,12 @@ what a designer or a search loop asking about one candidate pays.  Groups
 ``bulk: <arch>`` screen 1,000 variants of the architecture (three of its
 convolutions get a kernel drawn from 1/3/5/7) in one rfa_fast call; the
 baselines can only go one network at a time, so they run on a sample and every
-row is compared per network (``items`` in extra_info).
+row is compared per network (``items`` in extra_info).  The bulk rows start
+from prepacked arrays (``rfa_fast.screen``, all threads and one) or from the
+user's input, packing included in the time: the variant rows of a search
+space (numpy tiling), :class:`Graph` objects, or JSON-able specs.  Every
+rfa_fast row answers as the reference on a sample of the variants, on every
+key of the screen (one model: every per-node and per-graph array).
 
 Where rfa-toolbox's rules agree with rfa_fast's (square kernels, no dilation,
 feature maps that halve exactly: everything here at 32 px), the answers must be
@@ -26,11 +31,11 @@ from typing import Any
 import baseline_toolbox as tb
 import numpy as np
 import pytest
-from benchlib import LABEL, RESOLUTION, record, rounds, sized
+from benchlib import LABEL, RESOLUTION, assert_agrees, assert_same_raw, missing, record, rounds, sized
 from workloads import kernel_variants, unproductive_names, variant_batch, variant_graph
 
 import rfa_fast
-from rfa_fast import Graph, Kind, reference, zoo
+from rfa_fast import Graph, GraphBatch, Kind, reference, zoo
 
 RF_MAX = {"vgg16": 212, "resnet18": 435, "resnet50": 427, "resnet101": 971, "mobilenet_v2": 491, "densenet121": 2071}
 """Final receptive fields of the torchvision layouts (tests/test_validation_models.py measures them by gradients)."""
@@ -67,16 +72,13 @@ def window_names(graph: Graph) -> set[str]:
 
 
 def check_report(rep: rfa_fast.Report, model: str) -> None:
-    ref = expected(model)["ref"]
     assert rep.summary["rf_max"] == [RF_MAX[model]] * 2
-    np.testing.assert_array_equal(rep.raw["status"], ref["status"])
-    assert rep.summary["n_unproductive"] == int(ref["n_unproductive"][0, 0])
-    assert rep.summary["i_min"] == ref["i_min_axes"][0].tolist()
+    assert_same_raw(rep.raw, expected(model)["ref"], f"{model}: analyze against the reference")
 
 
 def toolbox_skip(impl: str, model: str) -> None:
     if impl.startswith("rfa-toolbox") and not tb.AVAILABLE:
-        pytest.skip(tb.REASON)
+        missing(tb.REASON)
     if impl == "rfa-toolbox: own model" and model not in tb.HAND_BUILT:
         pytest.skip(
             f"rfa-toolbox 1.7.0 ships no {LABEL[model]}; its graph-API row builds it from rfa_fast.zoo's layers"
@@ -110,10 +112,7 @@ def test_single_model(benchmark: Any, model: str, impl: str) -> None:
         check_report(benchmark(lambda: rfa_fast.analyze(build(), RESOLUTION)), model)
     elif impl == "reference":
         out = benchmark.pedantic(reference.run_graph, (g, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 5))
-        rep = rfa_fast.analyze(g, RESOLUTION)
-        np.testing.assert_array_equal(out["status"], rep.raw["status"])
-        np.testing.assert_array_equal(out["graph_rf_max"][0], rep.summary["rf_max"])
-        np.testing.assert_array_equal(out["i_min_axes"][0], rep.summary["i_min"])
+        assert_same_raw(rfa_fast.analyze(g, RESOLUTION).raw, out, f"{model}: the reference against analyze")
     elif impl == "rfa-toolbox: graph API":
         res = benchmark.pedantic(tb.analyze_graph, (g, RESOLUTION), rounds=rounds(benchmark, 5))
         benchmark.extra_info["path_entries"] = res.path_entries
@@ -137,7 +136,7 @@ def test_toolbox_floor_estimate_differs_at_112px() -> None:
     than a 3x3 kernel: rfa_fast (and the reference) rate them productive.
     """
     if not tb.AVAILABLE:
-        pytest.skip(tb.REASON)
+        missing(tb.REASON)
     g = zoo.resnet18()
     theirs = set(tb.analyze_graph(g, 112).unproductive) & window_names(g)
     assert theirs == {"layer4.0.conv2", "layer4.1.conv1", "layer4.1.conv2"}
@@ -147,12 +146,36 @@ def test_toolbox_floor_estimate_differs_at_112px() -> None:
 
 # -- many networks: 1,000 variants of each architecture ------------------------------
 
-BULK = ["rfa_fast.screen", "rfa_fast: pack + screen", "rfa-toolbox: graph API, one at a time"]
+BULK = [
+    "rfa_fast.screen",
+    "rfa_fast.screen, 1 thread",
+    "rfa_fast: pack + screen",
+    "rfa_fast: from Graph objects",
+    "rfa_fast: from specs",
+    "rfa-toolbox: graph API, one at a time",
+]
+INPUT = {
+    "rfa_fast.screen": "prepacked",
+    "rfa_fast.screen, 1 thread": "prepacked",
+    "rfa_fast: pack + screen": "rows",
+    "rfa_fast: from Graph objects": "Graph objects",
+    "rfa_fast: from specs": "specs",
+}
+"""What each rfa_fast row's timed call starts from: the batch's arrays, or the user's input (packing timed):
+the variants as rows of node indices and kernels (tiled with numpy), as Graph objects, as JSON-able specs."""
 
 
 @cache
 def variants(model: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     return kernel_variants(zoo.MODELS[model](), np.random.default_rng(7), n)
+
+
+@cache
+def variants_reference(model: str, n: int, m: int) -> dict[str, np.ndarray]:
+    """The reference on the first m of the n variants."""
+    g = zoo.MODELS[model]()
+    idx, ks = variants(model, n)
+    return reference.run_batch([variant_graph(g, idx[i], ks[i]) for i in range(m)], [[RESOLUTION, RESOLUTION]])
 
 
 @pytest.mark.parametrize("impl", BULK)
@@ -164,16 +187,9 @@ def test_bulk_variants(benchmark: Any, model: str, impl: str) -> None:
     benchmark.group = f"bulk: {LABEL[model]}, {VARIANTS:,} kernel variants at {RESOLUTION} px"
     g = zoo.MODELS[model]()
     idx, ks = variants(model, n)
-    sample = sized(benchmark, TOOLBOX_SAMPLE[model], 1)
-    graphs = [variant_graph(g, idx[i], ks[i]) for i in range(sample)]
-    if impl == "rfa_fast.screen":
-        record(benchmark, impl, n, base=True, model=model)
-        batch = variant_batch(g, idx, ks)
-        r = benchmark(rfa_fast.screen, batch, RESOLUTION)
-    elif impl == "rfa_fast: pack + screen":
-        record(benchmark, impl, n, model=model)
-        r = benchmark(lambda: rfa_fast.screen(variant_batch(g, idx, ks), RESOLUTION))
-    else:
+    if impl.startswith("rfa-toolbox"):
+        sample = sized(benchmark, TOOLBOX_SAMPLE[model], 1)
+        graphs = [variant_graph(g, idx[i], ks[i]) for i in range(sample)]
         record(benchmark, impl, sample, model=model, note=f"{sample} of the {VARIANTS:,} variants per call")
         res = benchmark.pedantic(lambda: [tb.analyze_graph(v, RESOLUTION) for v in graphs], rounds=rounds(benchmark, 3))
         r = rfa_fast.screen(variant_batch(g, idx[:sample], ks[:sample]), RESOLUTION)
@@ -181,12 +197,28 @@ def test_bulk_variants(benchmark: Any, model: str, impl: str) -> None:
             assert t.rf_max == r.rf_max[i, 0]
             assert set(t.unproductive) & window_names(v) == unproductive_names(v, RESOLUTION)
         return
+    threads = 1 if impl.endswith("1 thread") else None
+    record(
+        benchmark,
+        impl,
+        n,
+        base=impl == "rfa_fast.screen",
+        single=impl == "rfa_fast.screen, 1 thread",
+        model=model,
+        input=INPUT[impl],
+        threads=threads or "all",
+    )
+    if impl.startswith("rfa_fast.screen"):
+        batch = variant_batch(g, idx, ks)
+        r = benchmark(rfa_fast.screen, batch, RESOLUTION, threads=threads)
+    elif impl == "rfa_fast: pack + screen":
+        r = benchmark(lambda: rfa_fast.screen(variant_batch(g, idx, ks), RESOLUTION))
+    elif impl == "rfa_fast: from Graph objects":
+        graphs = [variant_graph(g, idx[i], ks[i]) for i in range(n)]
+        r = benchmark(lambda: rfa_fast.screen(GraphBatch.from_graphs(graphs), RESOLUTION))
+    else:
+        specs = [variant_graph(g, idx[i], ks[i]).to_spec() for i in range(n)]
+        r = benchmark(lambda: rfa_fast.screen(GraphBatch.from_specs(specs), RESOLUTION))
     assert len(r) == n
-    # the batch answers as the same variants analyzed one by one (and, for one, as the reference)
-    for i, v in enumerate(graphs):
-        rep = rfa_fast.analyze(v, RESOLUTION)
-        assert r.rf_max[i].tolist() == rep.summary["rf_max"]
-        assert r.n_unproductive[i, 0] == rep.summary["n_unproductive"]
-        assert r.i_min_axes[i].tolist() == rep.summary["i_min"]
-    ref = reference.run_graph(graphs[0], [[RESOLUTION, RESOLUTION]])
-    assert (ref["n_unproductive"][0, 0], ref["i_min"][0]) == (r.n_unproductive[0, 0], r.i_min[0])
+    m = sized(benchmark, 20, 3)
+    assert_agrees(r, variants_reference(model, n, m), rows=m, who=f"{model}, {impl}")

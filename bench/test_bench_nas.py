@@ -10,20 +10,21 @@ the same 10 cells.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import baseline_toolbox as tb
 import numpy as np
 import pytest
-from benchlib import RESOLUTION, record, rounds, sized
+from benchlib import RESOLUTION, assert_agrees, missing, record, rounds, sized
 
 import rfa_fast
 from rfa_fast import Graph, reference
-from rfa_fast.nas import nb201_all, nb201_batch, nb201_graph, nb201_screen
+from rfa_fast.nas import nb201_all, nb201_batch, nb201_cell_string, nb201_graph, nb201_screen
 
 ALL = 15_625
 SAMPLE = 10
+FIRST = 20  # every row answers as the reference on the first cells of the space
 TOOLBOX_IN_ALL = 5  # cells rfa-toolbox analyzes per call in the whole-space group (~0.2 s each)
 
 
@@ -47,6 +48,13 @@ def sample_result() -> rfa_fast.ScreenResult:
     return rfa_fast.screen(nb201_batch(all_ops()[sample_rows()]), RESOLUTION)
 
 
+@cache
+def first_reference(n: int) -> dict[str, np.ndarray]:
+    """The reference on the networks of the first n cells, built one by one (nb201_graph)."""
+    graphs = [nb201_graph(tuple(int(o) for o in row)) for row in all_ops()[:n]]
+    return reference.run_batch(graphs, [[RESOLUTION, RESOLUTION]])
+
+
 def toolbox_on(graphs: list[Graph], connected: np.ndarray) -> list[tb.ToolboxResult | None]:
     """rfa-toolbox on each cell network; None for a cell whose output is not connected to its input.
 
@@ -63,52 +71,65 @@ def check_toolbox(results: list[tb.ToolboxResult | None], r: rfa_fast.ScreenResu
             assert t.rf_max == r.rf_max[i, 0]
 
 
-@pytest.mark.parametrize(
-    "impl",
-    [
-        "rfa_fast: nb201_batch + screen",
-        "rfa_fast: nas.nb201_screen",
-        "rfa_fast.screen",
-        "rfa_fast.screen, 1 thread",
-        "rfa_fast.screen, i_min=False",
-        "rfa-toolbox, one at a time",
-    ],
-)
+ALL_IMPLS = {
+    # impl: (input the timed call starts from, threads)
+    "rfa_fast: nb201_batch + screen": ("rows", None),
+    "rfa_fast: nb201_batch + screen, 1 thread": ("rows", 1),
+    "rfa_fast: nas.nb201_screen": ("rows", None),
+    "rfa_fast: nas.nb201_screen, 1 thread": ("rows", 1),
+    "rfa_fast: nas.nb201_screen from cell strings": ("strings", None),
+    "rfa_fast.screen": ("prepacked", None),
+    "rfa_fast.screen, 1 thread": ("prepacked", 1),
+    "rfa_fast.screen, i_min=False": ("prepacked", None),
+    "rfa-toolbox, one at a time": ("Graph objects", None),
+}
+
+
+@pytest.mark.parametrize("impl", list(ALL_IMPLS))
 def test_nb201_all(benchmark: Any, impl: str) -> None:
-    """The whole NAS-Bench-201 space at 32 px."""
+    """The whole NAS-Bench-201 space at 32 px: from the cells' op rows (base), their strings, or packed arrays."""
     benchmark.group = f"nb201: all {ALL:,} NAS-Bench-201 cells at {RESOLUTION} px"
     ops = all_ops()[: sized(benchmark, ALL, 500)]
+    source, threads = ALL_IMPLS[impl]
     if impl == "rfa-toolbox, one at a time":
         if not tb.AVAILABLE:
-            pytest.skip(tb.REASON)
+            missing(tb.REASON)
         k = sized(benchmark, TOOLBOX_IN_ALL, 2)
         record(benchmark, impl, k, note=f"{k} sampled cells per call")
         args = (sample_graphs()[:k], sample_result().connected[:k])
         res = benchmark.pedantic(toolbox_on, args, rounds=rounds(benchmark, 3))
         check_toolbox(res, sample_result())
         return
-    if impl == "rfa_fast: nb201_batch + screen":
-        record(benchmark, impl, len(ops), base=True)
-        r = benchmark.pedantic(lambda: rfa_fast.screen(nb201_batch(ops), RESOLUTION), rounds=rounds(benchmark, 10))
-    elif impl == "rfa_fast: nas.nb201_screen":  # the closed-form walk, no networks built
-        record(benchmark, impl, len(ops))
-        r = benchmark.pedantic(nb201_screen, (ops, RESOLUTION), rounds=rounds(benchmark, 20))
-        np.testing.assert_array_equal(r.n_unproductive, rfa_fast.screen(nb201_batch(ops), RESOLUTION).n_unproductive)
+    record(
+        benchmark,
+        impl,
+        len(ops),
+        base=impl == "rfa_fast: nb201_batch + screen",
+        single=impl == "rfa_fast: nb201_batch + screen, 1 thread",
+        input=source,
+        threads=threads or "all",
+    )
+    if impl.startswith("rfa_fast: nb201_batch"):
+        r = benchmark.pedantic(
+            lambda: rfa_fast.screen(nb201_batch(ops), RESOLUTION, threads=threads), rounds=rounds(benchmark, 10)
+        )
+    elif impl == "rfa_fast: nas.nb201_screen from cell strings":  # the closed-form walk, from the strings
+        strings = [nb201_cell_string(row) for row in ops.tolist()]
+        r = benchmark.pedantic(nb201_screen, (strings, RESOLUTION), rounds=rounds(benchmark, 10))
+    elif impl.startswith("rfa_fast: nas.nb201_screen"):  # the closed-form walk, no networks built
+        r = benchmark.pedantic(nb201_screen, (ops, RESOLUTION), {"threads": threads}, rounds=rounds(benchmark, 20))
     else:
-        threads = 1 if "1 thread" in impl else None
-        record(benchmark, impl, len(ops), threads=threads or "all")
         batch = nb201_batch(ops)
         benchmark.extra_info["nodes"] = batch.n_nodes
         kwargs: dict[str, Any] = {"threads": threads, "i_min": "i_min=False" not in impl}
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), kwargs, rounds=rounds(benchmark, 10))
     assert len(r) == len(ops)
+    skip = ("i_min", "i_min_axes") if "i_min=False" in impl else ()
+    assert_agrees(r, first_reference(FIRST), rows=FIRST, skip=skip, who=impl)
     if len(ops) == ALL:
-        assert int(r.connected.sum()) == 15_284  # cells whose output is reachable from their input
-        rows = sample_rows()
-        s = sample_result()
-        keys = ("n_unproductive", "n_border", "rf_max", "connected") + (("i_min",) if "i_min=False" not in impl else ())
-        for key in keys:
-            np.testing.assert_array_equal(getattr(r, key)[rows], getattr(s, key))
+        assert int(r.connected.sum()) == 15_625 - 341  # cells whose output is reachable (tests/test_nb201_kernel.py)
+        for key in set(rfa_fast.ScreenResult.FIELDS) - set(skip):
+            np.testing.assert_array_equal(getattr(r, key)[sample_rows()], getattr(sample_result(), key), err_msg=key)
 
 
 @pytest.mark.parametrize("impl", ["rfa_fast: nb201_batch + screen", "reference", "rfa-toolbox, one at a time"])
@@ -121,18 +142,14 @@ def test_nb201_sample(benchmark: Any, impl: str) -> None:
         record(benchmark, impl, SAMPLE, base=True)
         ops = all_ops()[sample_rows()]
         r = benchmark(lambda: rfa_fast.screen(nb201_batch(ops), RESOLUTION))
-        np.testing.assert_array_equal(r.n_unproductive, expect.n_unproductive)
+        assert_agrees(r, reference.run_batch(graphs, [[RESOLUTION, RESOLUTION]]), who=impl)
     elif impl == "reference":
         record(benchmark, impl, SAMPLE)
         out = benchmark.pedantic(reference.run_batch, (graphs, [[RESOLUTION, RESOLUTION]]), rounds=rounds(benchmark, 3))
-        np.testing.assert_array_equal(out["n_unproductive"], expect.n_unproductive)
-        np.testing.assert_array_equal(out["n_border"], expect.n_border)
-        np.testing.assert_array_equal(out["i_min"], expect.i_min)
-        np.testing.assert_array_equal(out["graph_rf_max"], expect.rf_max)
-        np.testing.assert_array_equal(out["connected"], expect.connected)
+        assert_agrees(out, expect, who=impl)
     else:
         if not tb.AVAILABLE:
-            pytest.skip(tb.REASON)
+            missing(tb.REASON)
         k = sized(benchmark, SAMPLE, 3)
         record(benchmark, impl, k)
         res = benchmark.pedantic(toolbox_on, (graphs[:k], expect.connected[:k]), rounds=rounds(benchmark, 3))

@@ -14,9 +14,10 @@ from typing import Any
 
 import onnx
 import pytest
-from benchlib import VALIDATION, record, rounds
+from benchlib import VALIDATION, assert_same_raw, missing, record, rounds
 
 import rfa_fast
+from rfa_fast import reference
 
 MODELS = {
     "resnet50.graph.onnx": ("ResNet-50, weightless graph", 427),
@@ -28,7 +29,7 @@ MODELS = {
 def model_path(name: str) -> Path:
     path = VALIDATION / "onnx" / name
     if not path.is_file():
-        pytest.skip(f"{path} is absent: the ONNX benchmarks need the shared validation models next to the repository")
+        missing(f"{path} is absent: the ONNX benchmarks need the shared validation models next to the repository")
     return path
 
 
@@ -47,7 +48,10 @@ def test_onnx(benchmark: Any, name: str, impl: str) -> None:
     elif impl == "rfa_fast.load_onnx":
         g = benchmark.pedantic(rfa_fast.load_onnx, (str(path),), rounds=n)
         assert rfa_fast.analyze(g, 224).summary["rf_max"] == [rf, rf]
+        assert len(g.nodes) > 50
     else:
         rep = benchmark.pedantic(lambda: rfa_fast.analyze(rfa_fast.load_onnx(str(path))), rounds=n)
         assert rep.summary["rf_max"] == [rf, rf]
+        # the whole analysis, per node and per graph, as the reference gives it on the loaded graph
+        assert_same_raw(rep.raw, reference.run_graph(rep.graph, [list(rep.resolution)]), name)
         benchmark.extra_info["nodes"] = len(rep.graph.nodes)

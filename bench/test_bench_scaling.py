@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from benchlib import RESOLUTION, quick, record, rounds
+from benchlib import RESOLUTION, assert_agrees, assert_same_raw, quick, record, rounds
 from numpy_baseline import screen_chains_numpy
 from workloads import chain_batch_arrays, chain_params, dense_dag, n_edges, residual_chain
 
@@ -53,17 +53,28 @@ def test_batch_size(benchmark: Any, path: str, B: int, threads: int | None) -> N
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"threads": threads}, rounds=n)
         del batch
     m = min(B, 1000)
-    np.testing.assert_array_equal(r.i_min[:m], screen_chains_numpy(k[:m], s[:m], [RESOLUTION])["i_min"])
+    assert_agrees(r, screen_chains_numpy(k[:m], s[:m], [RESOLUTION]), rows=m, who=f"{path}, B = {B}")
 
 
 GRAPH_SIZES = [10, 100, 1_000, 10_000, 100_000]
 REFERENCE_MAX = 1_000
+CHECK_MAX = 10_000
+"""Every row answers as the reference up to this many layers (the reference takes ~20 s at 10^4 and is
+quadratic beyond); at 10^5 layers the rfa_fast rows are checked against each other only."""
 FAMILIES = {"residual": residual_chain, "dense": dense_dag}
 
 
 @cache
 def sized_graph(family: str, layers: int) -> Graph:
     return FAMILIES[family](layers)
+
+
+@cache
+def graph_reference(family: str, layers: int) -> dict[str, np.ndarray] | None:
+    """The reference's analysis of the graph at 32 px (None beyond CHECK_MAX layers)."""
+    if layers > CHECK_MAX:
+        return None
+    return reference.run_graph(sized_graph(family, layers), [[RESOLUTION, RESOLUTION]])
 
 
 GRAPH_IMPLS = ("rfa_fast.analyze", "rfa_fast.screen, i_min=False", "reference")
@@ -85,15 +96,20 @@ def test_graph_size(benchmark: Any, family: str, layers: int, impl: str) -> None
         benchmark,
         3 if layers >= 1_000 and impl == "reference" else 5 if layers >= 10_000 or impl == "reference" else 20,
     )
+    expected = graph_reference(family, layers)
     if impl == "rfa_fast.analyze":
         g.to_arrays()  # packed once: this measures the core and the report, as repeated analyses of one model see
         rep = benchmark.pedantic(rfa_fast.analyze, (g, RESOLUTION), rounds=n)
         assert rep.summary["rf_max"][0] > layers
+        if expected is not None:
+            assert_same_raw(rep.raw, expected, f"{family} {layers}: analyze against the reference")
     elif impl == "rfa_fast.screen, i_min=False":
         # propagation and the status rules only, no I_min
         batch = GraphBatch.from_graphs([g])
         r = benchmark.pedantic(rfa_fast.screen, (batch, RESOLUTION), {"i_min": False}, rounds=n)
-        assert r.rf_max[0, 0] > layers
+        assert r.rf_max[0, 0] > layers and np.isnan(r.i_min).all()
+        against = expected if expected is not None else rfa_fast.analyze(g, RESOLUTION).raw
+        assert_agrees(r, against, skip=("i_min", "i_min_axes"), who=f"{family} {layers}: screen")
     else:
         out = benchmark.pedantic(reference.run_graph, (g, [[RESOLUTION, RESOLUTION]]), rounds=n)
-        assert out["graph_rf_max"][0].tolist() == rfa_fast.analyze(g, RESOLUTION).summary["rf_max"]
+        assert_same_raw(rfa_fast.analyze(g, RESOLUTION).raw, out, f"{family} {layers}: the reference against analyze")

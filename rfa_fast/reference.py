@@ -248,13 +248,14 @@ def resize_axis(x: AxisField, node: Node, axis: int, f: Fraction) -> AxisField:
 def merge_axis(xs: Sequence[AxisField]) -> tuple[AxisField, bool]:
     """MERGE over its spatial inputs: the min triple of the smallest rf_min, the max triple of the largest rf_max.
 
-    Ties: for rf_min the smaller F, for rf_max the larger F, then the first
-    input (Python's ``min``/``max`` return the first of equal keys).  ``J``
-    and ``C`` are the first input's; the axis is aligned when all inputs have
-    the same ``J`` and ``C``.
+    Ties: for rf_min the smaller ``base + F`` (the field before it is rounded
+    up to the grid), for rf_max the larger, then the first input (Python's
+    ``min``/``max`` return the first of equal keys).  ``J`` and ``C`` are the
+    first input's; the axis is aligned when all inputs have the same ``J`` and
+    ``C``.
     """
-    lo = min(xs, key=lambda x: (x.lo.rf, x.lo.F)).lo
-    hi = max(xs, key=lambda x: (x.hi.rf, x.hi.F)).hi
+    lo = min(xs, key=lambda x: (x.lo.rf, x.lo.base + x.lo.F)).lo
+    hi = max(xs, key=lambda x: (x.hi.rf, x.hi.base + x.hi.F)).hi
     aligned = all(x.J == xs[0].J and x.C == xs[0].C for x in xs)
     return AxisField(xs[0].J, xs[0].C, lo, hi), aligned
 

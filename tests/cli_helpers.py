@@ -11,18 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import pytest
+
+# The shared validation corpus sits next to the checkout: <root>/../shared/validation/onnx
+# (tests/deps.py: skipped without it, a failure in CI).
+from deps import VALIDATION, needs_validation  # noqa: E402, F401
 from onnx import TensorProto, helper, numpy_helper
 
 import rfa_fast
 
-# The shared validation corpus sits next to the checkout: <root>/../shared/validation/onnx.
-VALIDATION = Path(__file__).resolve().parents[2] / "shared" / "validation"
 ONNX_DIR = VALIDATION / "onnx"
-needs_validation = pytest.mark.skipif(
-    not ONNX_DIR.is_dir(),
-    reason=f"the validation ONNX models are not at {ONNX_DIR} (shared corpus next to the checkout)",
-)
 # The directory holding the rfa_fast package the tests import: the subprocess must use the same
 # one (the source tree with an in-place build, or site-packages in CI).
 PKG_ROOT = Path(rfa_fast.__file__).resolve().parents[1]

@@ -89,11 +89,11 @@ def _pad(draw: st.DrawFn, dims: int) -> dict:
     return {"pad_begin": _per_axis(draw, dims, pads), "pad_end": _per_axis(draw, dims, pads)}
 
 
-def _window(draw: st.DrawFn, b: GraphBuilder, x: int, path: _Path) -> tuple[int, _Path]:
+def _window(draw: st.DrawFn, b: GraphBuilder, x: int, path: _Path, max_jump: int) -> tuple[int, _Path]:
     dims = b.dims
     kernel = _per_axis(draw, dims, st.integers(1, 5))
     stride = _per_axis(draw, dims, st.sampled_from([1, 1, 2, 3]))
-    if path.jump * max(stride) > MAX_JUMP:
+    if path.jump * max(stride) > max_jump:
         stride = (1,) * dims
     dilation = _per_axis(draw, dims, st.sampled_from([1, 1, 1, 2, 3]), anisotropic=0.1)
     pads = _pad(draw, dims)
@@ -132,9 +132,9 @@ def _transposed(draw: st.DrawFn, b: GraphBuilder, x: int, path: _Path) -> tuple[
     return node, _Path(path.jump, path.ups + (max(stride) > 1))
 
 
-def _resize(draw: st.DrawFn, b: GraphBuilder, x: int, path: _Path) -> tuple[int, _Path]:
+def _resize(draw: st.DrawFn, b: GraphBuilder, x: int, path: _Path, max_jump: int) -> tuple[int, _Path]:
     choices = (UP_SCALES + OTHER_SCALES) if path.ups < MAX_UPSAMPLINGS else (0.5, 1.0)
-    if path.jump * 2 > MAX_JUMP:
+    if path.jump * 2 > max_jump:
         choices = tuple(c for c in choices if c >= 1)
     one = st.sampled_from(choices)
     if b.dims > 1 and draw(st.floats(0, 1)) < 0.2:
@@ -148,8 +148,14 @@ def _resize(draw: st.DrawFn, b: GraphBuilder, x: int, path: _Path) -> tuple[int,
 
 
 @st.composite
-def graphs(draw: st.DrawFn, max_nodes: int = 40, dims: int | None = None, min_nodes: int = 1) -> Graph:
-    """A random valid :class:`Graph` of ``min_nodes``..``max_nodes`` nodes (dims 1-3 unless given)."""
+def graphs(
+    draw: st.DrawFn, max_nodes: int = 40, dims: int | None = None, min_nodes: int = 1, max_jump: int = MAX_JUMP
+) -> Graph:
+    """A random valid :class:`Graph` of ``min_nodes``..``max_nodes`` nodes (dims 1-3 unless given).
+
+    ``max_jump`` caps the jump of every path (in input pixels): small values keep fields small
+    (``tests/oracle.py`` enumerates them pixel by pixel).
+    """
     dims = dims if dims is not None else draw(st.sampled_from([1, 2, 2, 3]))
     size = draw(st.integers(min_nodes, max_nodes))
     b = GraphBuilder("random", dims=dims)
@@ -170,11 +176,11 @@ def graphs(draw: st.DrawFn, max_nodes: int = 40, dims: int | None = None, min_no
         if kind in ("window", "transposed", "resize", "identity"):
             x = _recent(draw, n)
             if kind == "window":
-                _, path = _window(draw, b, x, paths[x])
+                _, path = _window(draw, b, x, paths[x], max_jump)
             elif kind == "transposed":
                 _, path = _transposed(draw, b, x, paths[x])
             elif kind == "resize":
-                _, path = _resize(draw, b, x, paths[x])
+                _, path = _resize(draw, b, x, paths[x], max_jump)
             else:
                 b.identity(x)
                 path = paths[x]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import PKG_ROOT, assert_one_line_error, chain_onnx, model_path, needs_validation, run
+from deps import import_or_skip
 from test_report import LAYER_KEYS, SUMMARY_KEYS  # the stable schema, written down once
 
 import rfa_fast
@@ -332,7 +333,7 @@ def test_entropy(tmp_path: Path) -> None:
 
 
 def test_bench_runs_pytest_benchmark_in_the_checkout(tmp_path: Path) -> None:
-    pytest.importorskip("pytest_benchmark")
+    import_or_skip("pytest_benchmark", "pytest-benchmark is a test dependency: pip install pytest-benchmark")
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "test_tiny.py").write_text(
         "def test_tiny_sum(benchmark):\n    assert benchmark(sum, [1, 2, 3]) == 6\n\n"

@@ -11,16 +11,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from deps import VALIDATION, import_or_skip, needs_validation
 
 import rfa_fast
 from rfa_fast import ScreenResult, SpecError
 
-distributed = pytest.importorskip(
-    "dask.distributed", reason='dask.distributed is an optional extra: pip install "rfa_fast[dask]"'
-)
+distributed = import_or_skip("dask.distributed", 'dask.distributed is an optional extra: pip install "rfa_fast[dask]"')
 from rfa_fast.distributed import screen_distributed  # noqa: E402
 
-VALIDATION = Path(__file__).resolve().parents[2] / "shared" / "validation" / "onnx"
+VALIDATION_ONNX = VALIDATION / "onnx"
 
 
 def random_specs(n: int, seed: int) -> list[Any]:
@@ -74,11 +73,11 @@ def test_graphs(client: Any) -> None:
     assert_same(remote, rfa_fast.screen(graphs, [8, 32]))
 
 
-@pytest.mark.skipif(not VALIDATION.is_dir(), reason=f"no validation models in {VALIDATION}")
+@needs_validation
 def test_onnx_paths_equal_screen_onnx(client: Any, tmp_path: Path) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_text("not onnx")
-    paths = sorted(str(p) for p in VALIDATION.glob("*.graph.onnx"))[:5]
+    paths = sorted(str(p) for p in VALIDATION_ONNX.glob("*.graph.onnx"))[:5]
     paths.insert(2, str(bad))
     local = rfa_fast.screen_onnx(paths, [32, 224], progress=False)
     remote = screen_distributed(client, paths, [32, 224], chunk_size=2)

@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 
 import pytest
+from deps import missing
 
 import rfa_fast
 
@@ -27,7 +28,7 @@ def test_docstring_examples(name: str) -> None:
     except ImportError as e:  # only an optional extra may be missing
         if (e.name or "").split(".")[0] not in OPTIONAL:
             raise
-        pytest.skip(f"{name} needs the optional {e.name!r}")
+        missing(f"{name} needs the optional {e.name!r}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed"
 

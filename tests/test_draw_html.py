@@ -1,8 +1,8 @@
 """Drawings (DOT, rendered by Graphviz) and the self-contained HTML report.
 
 The SVG checks need Graphviz's ``dot`` and the browser check needs Chromium;
-each is skipped, saying so, only when the program cannot be found (CI
-installs both: .ci/run).
+each is skipped, saying so, only when the program cannot be found, and a
+failure in CI (tests/deps.py; .ci/run installs both).
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import assert_one_line_error, chain_onnx, model_path, needs_validation, run
+from deps import CHROMIUM, needs_chromium, needs_dot
 
 import rfa_fast
 from rfa_fast import GraphBuilder, draw, html_report, zoo
 
 COLORS = draw.STATUS_COLORS
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 R18_BORDER = "/layer3/layer3.0/conv2/Conv"
 
 
@@ -253,7 +252,7 @@ def chromium(url: str, *flags: str) -> subprocess.CompletedProcess[str]:
 
 
 @needs_validation
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+@needs_chromium
 def test_report_opens_in_headless_chromium(tmp_path: Path) -> None:
     run("report", model_path("resnet18"), "-r", "32", "-r", "224", "-o", "r18.html", cwd=tmp_path)
     page = tmp_path / "r18.html"

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from cli_helpers import package_env
+from deps import requires
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,9 +66,7 @@ def test_nas_bench_201() -> None:
     assert sum(i_min) == connected
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("distributed") is None, reason='needs dask.distributed: pip install "rfa_fast[dask]"'
-)
+@requires(importlib.util.find_spec("distributed") is not None, 'needs dask.distributed: pip install "rfa_fast[dask]"')
 def test_distributed_screen() -> None:
     out = run("distributed_screen.py", "--candidates", "2000", "--chunk-size", "400")
     assert "identical to the local screen: True" in out

@@ -42,9 +42,11 @@ def packed(space: np.ndarray) -> rfa_fast.GraphBatch:
 def test_every_cell_of_the_space(space: np.ndarray, packed: rfa_fast.GraphBatch, ignore_1x1: bool) -> None:
     fast = nb201_screen(space, RES, ignore_1x1=ignore_1x1)
     assert_equal(fast, rfa_fast.screen(packed, RES, ignore_1x1=ignore_1x1))
-    assert int(fast.connected.sum()) == 15_284
-    if not ignore_1x1:
-        assert fast.n_unproductive[:, RES.index(32)].max() == 49  # docs/screening.md's histogram
+    # Disconnected: edge 3<-0 none and no path through nodes 1 or 2. Weighting an edge present by 4 ops
+    # and absent by 1: with 1<-0 present (4), 3<-1 must be absent and not (3<-2 and (2<-0 or 2<-1)):
+    # 125 - 4·24 = 29 of the 125 choices of 2<-0, 2<-1, 3<-2, so 4·29 = 116; with 1<-0 absent (1),
+    # 3<-1 and 2<-1 are free (5·5) and not (3<-2 and 2<-0): 25 - 16 = 9, so 225. 15,625 - 341 connected.
+    assert int(fast.connected.sum()) == 15_625 - (116 + 225)
 
 
 def test_without_i_min(space: np.ndarray, packed: rfa_fast.GraphBatch) -> None:

@@ -8,16 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from deps import VALIDATION, needs_validation
 
 import rfa_fast
 from rfa_fast import GraphBatch
 from rfa_fast.onnx_screen import OnnxScreenResult, _Progress, onnx_paths
 
-pytest.importorskip("onnx")
-
-VALIDATION = Path(__file__).resolve().parents[2] / "shared" / "validation" / "onnx"
-MODELS = sorted(VALIDATION.glob("*.graph.onnx"))
-pytestmark = pytest.mark.skipif(not MODELS, reason=f"no validation models in {VALIDATION}")
+MODELS = sorted((VALIDATION / "onnx").glob("*.graph.onnx"))
+pytestmark = needs_validation
 
 
 @pytest.fixture()

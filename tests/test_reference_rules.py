@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import nets
 import numpy as np
 import pytest
+from deps import import_or_skip
 
 from rfa_fast import reference
 from rfa_fast.batch import GraphBatch
@@ -43,7 +44,7 @@ def _run_core(graph: Graph, resolutions: Sequence[Sequence[int]], ignore_1x1: bo
 def run(request: pytest.FixtureRequest) -> Runner:
     """Analyze one graph with the oracle or the compiled core (skipped only while the core is not built)."""
     if request.param == "core":
-        pytest.importorskip("rfa_fast._core", reason="the compiled core is not built")
+        import_or_skip("rfa_fast._core", "the compiled core is not built")
         return _run_core
     return _run_reference
 
@@ -262,7 +263,7 @@ def test_merge_tie_breaks_on_F(run: Runner) -> None:
     """Two inputs with rf 5: one built on a coarse grid (F = 1), one straight (F = 4).
 
     The next 2-wide window grows the straight one to 6 but the gridded one
-    only to 5, so rf_max must carry the larger F and rf_min the smaller.
+    only to 5, so rf_max must carry the larger base + F (5 against 4) and rf_min the smaller.
     """
     b = GraphBuilder(dims=1)
     x = b.input("x")
@@ -276,6 +277,36 @@ def test_merge_tie_breaks_on_F(run: Runner) -> None:
     assert v.rf_max("a_k2") == [5] and v.rf_max("straight") == [5]
     assert v.rf_min("m") == [5] and v.rf_max("m") == [5]
     assert v.rf_min("after") == [5] and v.rf_max("after") == [6]
+
+
+@pytest.mark.parametrize("order", ["a first", "b first"])
+def test_merge_tie_breaks_on_the_field_before_rounding(run: Runner, order: str) -> None:
+    """Two inputs of field 2 on the same half-pixel grid; one wide window after them tells them apart.
+
+    Footprints (1-D, nearest x2 reads pixel floor(o/2)):
+      a = x2 then k2: unit u reads up-units u, u+1 = pixels floor(u/2), floor((u+1)/2): 1 px (u even), 2 (odd).
+      b = k2 then x2: unit u reads k2-unit floor(u/2) = pixels floor(u/2) and the next: always 2 px.
+    A k2 after the merge, unit w:
+      through a: a-units w, w+1 = {w/2} + {w/2, w/2+1} (w even) or {(w-1)/2, (w+1)/2} + {(w+1)/2}: 2 px;
+      through b: b-units w, w+1 = k2-units floor(w/2), floor((w+1)/2): one unit, 2 px (w even), two, 3 px (odd).
+    So rf_min = 2 and rf_max = 3 after the merge.  As triples (base, F, G): a is (1, 1/2, 1), b is
+    (2, 0, 1); a k2 at jump 1/2 adds 1/2 to F: a gives 1 + ceil(1) = 2, b gives 2 + ceil(1/2) = 3.
+    The tie at the merge (both 2) must go by base + F (1.5 against 2), not by F alone.
+    """
+    b = GraphBuilder(dims=1)
+    x = b.input("x")
+    branches = {}
+    up = b.resize(x, 2, "nearest", name="a_up")
+    branches["a"] = b.conv(up, 2, name="a_k2")
+    k2 = b.conv(x, 2, name="b_k2")
+    branches["b"] = b.resize(k2, 2, "nearest", name="b_up")
+    first, second = ("a", "b") if order == "a first" else ("b", "a")
+    m = b.add(branches[first], branches[second], name="m")
+    b.conv(m, 2, name="after")
+    v = analyze(run, b.build(), [[16]])
+    assert v.rf_max("a_k2") == [2] and v.rf_max("b_up") == [2]
+    assert v.rf_min("m") == [2] and v.rf_max("m") == [2]
+    assert v.rf_min("after") == [2] and v.rf_max("after") == [3]
 
 
 def test_merge_min_and_max_over_paths(run: Runner) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from deps import import_or_skip
 
 import rfa_fast
 from rfa_fast import ScreenResult
@@ -37,7 +38,7 @@ def test_concatenate_refuses_different_resolutions() -> None:
 
 
 def test_to_pandas() -> None:
-    pd = pytest.importorskip("pandas", reason="pandas is optional: pip install pandas")
+    pd = import_or_skip("pandas", "pandas is optional: pip install pandas")
     r = chains([1, 2])
     df = r.to_pandas()
     assert isinstance(df, pd.DataFrame) and len(df) == 2

@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
+from deps import VALIDATION, needs_validation
 from onnx_scopes import stage_layer
 
 import rfa_fast
 from rfa_fast.onnx import OnnxWarning, load_onnx
 
-VALIDATION = Path(__file__).resolve().parents[1].parent / "shared" / "validation"
-pytestmark = pytest.mark.skipif(
-    not (VALIDATION / "ground_truth.json").is_file(),
-    reason=f"validation models not found at {VALIDATION} (a checkout without ../shared/validation)",
-)
+pytestmark = needs_validation  # tests/deps.py: skipped without ../shared/validation, a failure in CI
 
 
 def _truth() -> dict[str, Any]:

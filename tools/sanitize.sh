@@ -104,7 +104,7 @@ if [[ $# -gt 0 ]]; then
 else
   TESTS=()
   for t in test_validation_errors test_threads test_chains test_pack test_property test_onnx_loader test_hardening \
-    test_limits test_thresholds test_nb201_kernel; do
+    test_limits test_thresholds test_nb201_kernel test_hand_cases test_oracle; do
     [[ -f "tests/$t.py" ]] && TESTS+=("tests/$t.py")
   done
   # Bounded hypothesis runs: the sanitized build is ~3x slower and CI has minutes.

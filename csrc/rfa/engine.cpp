@@ -302,6 +302,9 @@ class GraphWorker {
     return s;
   }
 
+  // base + F: the field before the rounding to the grid (saturated; only compared).
+  static int64_t unrounded(const Field& f) { return add_sat(f.base, f.F); }
+
   uint8_t merge(int64_t i, bool is_global_node) {
     bool any_conn = false, any_global = false, ctx = false, aligned = true;
     int64_t first = -1, lo = -1, hi = -1;
@@ -340,13 +343,14 @@ class GraphWorker {
         const int64_t p = *pp - start_;
         if ((flags_[p] & (kConnected | kGlobal)) != kConnected || p == first) continue;
         const int64_t a = rmin_[p * D_ + d], c = rmax_[p * D_ + d];
-        // Ties go to the smaller F for rf_min and the larger F for rf_max: the
-        // triple that grows least (most) under later windows.
-        if (a < rlo || (a == rlo && st_[p * D_ + d].lo.F < st_[best_lo * D_ + d].lo.F)) {
+        // Ties go to the smaller base + F (the field before it is rounded up
+        // to the grid) for rf_min and the larger for rf_max: on one grid,
+        // that triple stays the smaller (larger) under every later window.
+        if (a < rlo || (a == rlo && unrounded(st_[p * D_ + d].lo) < unrounded(st_[best_lo * D_ + d].lo))) {
           rlo = a;
           best_lo = p;
         }
-        if (c > rhi || (c == rhi && st_[p * D_ + d].hi.F > st_[best_hi * D_ + d].hi.F)) {
+        if (c > rhi || (c == rhi && unrounded(st_[p * D_ + d].hi) > unrounded(st_[best_hi * D_ + d].hi))) {
           rhi = c;
           best_hi = p;
         }
