@@ -72,7 +72,7 @@ def from_torch(module: Any, example: Any, *, name: str | None = None, strict: bo
     >>> [(n.name, n.op) for n in g.nodes]
     [('input', 'input'), ('0', 'conv'), ('2', 'maxpool'), ('3', 'conv')]
     >>> rfa_fast.analyze(g).summary["rf_max"]
-    [19.0, 19.0]
+    [13.0, 13.0]
     """
     require("torch", "from_torch")
     from . import capture as cap

@@ -36,3 +36,9 @@ def require(package: str, what: str) -> ModuleType:
         raise MissingDependencyError(
             f"{what} needs {package}, which is not installed: pip install 'rfa_fast[{extra_for(package)}]'"
         ) from None
+    except Exception as e:  # installed but broken (a torchvision built for another torch)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise MissingDependencyError(
+            f"{what} needs {package}, which is installed but cannot be imported ({type(e).__name__}: {first}); "
+            f"install one that matches your torch: pip install 'rfa_fast[{extra_for(package)}]'"
+        ) from None

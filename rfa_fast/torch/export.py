@@ -85,3 +85,16 @@ def _first_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
     return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
 
+
+
+def write_onnx(module: torch.nn.Module, shape: tuple[int, ...], path: str) -> None:
+    """Export ``module`` (with its weights) at input ``shape`` to the ONNX file ``path``."""
+    x = torch.zeros(shape, dtype=next((p.dtype for p in module.parameters() if p.is_floating_point()), torch.float32))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (x,), path, dynamo=False, input_names=["input"], opset_version=17)
+    except OSError:
+        raise
+    except Exception as e:  # the exporter raises many types
+        raise TorchError(f"torch.onnx.export of the refined model failed: {_first_line(e)}") from None
