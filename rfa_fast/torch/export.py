@@ -70,9 +70,9 @@ def export_graph(module: torch.nn.Module, shape: tuple[int, ...], dtype: torch.d
             base = input_name
         else:
             onnx_name, _, _ = node.name.partition("#")
-            base = torch_module_path(onnx_name) or node.op.lower()
-            if onnx_name.endswith("/stats"):
-                base += "/stats"
+            stats = onnx_name.endswith("/stats")  # the loader's statistics half of a normalization
+            path = torch_module_path(onnx_name[: -len("/stats")] if stats else onnx_name)
+            base = (path or node.op.lower()) + ("/stats" if stats else "")
         k = names.get(base)
         names[base] = 0 if k is None else k + 1
         new = base if k is None else f"{base}#{k + 1}"

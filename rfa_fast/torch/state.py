@@ -13,7 +13,7 @@ This module imports no torch: it only stores what handlers give it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import TorchError
@@ -165,11 +165,12 @@ class State:
                 return cand
 
     def where(self, fn: str) -> str:
+        """``module 'layer1.0' (add)``: the running module and the function, for messages."""
         path = self.path
-        return f"{self.label}: module {path!r} ({fn})" if path else f"{self.label}: the root module ({fn})"
+        return f"module {path!r} ({fn})" if path else f"the root module ({fn})"
 
     def fail(self, fn: str, message: str) -> TorchError:
-        return TorchError(f"{self.where(fn)}: {message}", self.path)
+        return TorchError(f"{self.label}: {self.where(fn)}: {message}", self.path)
 
     def note(self, category: str, text: str) -> None:
         self.notes.setdefault(category, []).append(text)
@@ -192,7 +193,8 @@ class State:
         for d in inputs:
             if d.node not in nodes:
                 nodes.append(d.node)
-        rec = Record(self.unique_name(base), op, kind, nodes, self.dims)
+        # a pending pad takes a name only if it stays (fold_pads): a folded one leaves the name to its window
+        rec = Record(self.unique_name(base) if kind is not None else base, op, kind, nodes, self.dims)
         for k, v in fields.items():
             setattr(rec, k, v)
         self.records.append(rec)
@@ -207,19 +209,22 @@ class State:
     # -- the graph -------------------------------------------------------------------
     def graph(self, outputs: Sequence[int], name: str, input_shape: tuple[int, ...]) -> Graph:
         """The records as a :class:`Graph`, pads folded into the windows they feed."""
-        records, index = fold_pads(self.records, outputs)
+        records, index = fold_pads(self.records, outputs, self.unique_name)
         nodes = [r.node(tuple(dict.fromkeys(index[p] for p in r.inputs))) for r in records]
         outs = list(dict.fromkeys(index[o] for o in outputs))
         return Graph(nodes, name=name, dims=self.dims, input_shape=input_shape, outputs=outs)
 
 
-def fold_pads(records: list[Record], outputs: Sequence[int]) -> tuple[list[Record], list[int]]:
+def fold_pads(
+    records: list[Record], outputs: Sequence[int], unique_name: Callable[[str], str] = str
+) -> tuple[list[Record], list[int]]:
     """Fold pending ``F.pad`` records into the windows they feed; returns records and old->new indices.
 
     A pad folds when it is not an output and every consumer is an explicitly
     padded WINDOW without ceil_mode (the ONNX loader's rule, docs/onnx.md):
     its pads add to the consumer's.  Otherwise it stays as a WINDOW with
-    kernel 1 and those pads.  Folded records map to their input's index.
+    kernel 1 and those pads, named then with ``unique_name``.  Folded records
+    map to their input's index.
     """
     n = len(records)
     if all(r.kind is not None for r in records):
@@ -248,6 +253,7 @@ def fold_pads(records: list[Record], outputs: Sequence[int]) -> tuple[list[Recor
         )
         if not foldable:
             r.kind = Kind.WINDOW
+            r.name = unique_name(r.name)
             continue
         for c in cons:
             w = records[c]
