@@ -277,7 +277,7 @@ def _torch_graphs(spec: Any, resolutions: list[Resolution], seen: set[str]) -> l
         warnings.simplefilter("always")
         graph = from_torch(spec.module, nominal, name=spec.label)
     _report_warnings(caught, seen)
-    return [(graph, r) for r in resolutions] or [(graph, tuple(graph.input_shape))]
+    return [(graph, r) for r in resolutions] or [(graph, tuple(nominal[2:]))]
 
 
 def analyze_file(path: str, resolutions: Sequence[Resolution] | None, args: argparse.Namespace) -> list[Report]:

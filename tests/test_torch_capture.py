@@ -158,7 +158,10 @@ class Net1d(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(2, 8, 7, stride=2, padding=3), nn.ReLU(), nn.MaxPool1d(3, 2, 1), nn.Conv1d(8, 8, 5, padding=4, dilation=2)
+            nn.Conv1d(2, 8, 7, stride=2, padding=3),
+            nn.ReLU(),
+            nn.MaxPool1d(3, 2, 1),
+            nn.Conv1d(8, 8, 5, padding=4, dilation=2),
         )
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.fc = nn.Linear(8, 4)

@@ -53,7 +53,9 @@ def test_analyze_a_factory(tmp_path: Path) -> None:
     out = run("analyze", "test_torch_cli:small_resnet", "-r", "32", cwd=tmp_path).stdout
     assert out.startswith("small_resnet at 32 px")
     assert "layer2.0.downsample.0" in out and "layer1.1" in out
-    data = json.loads(run("analyze", "test_torch_cli:built_resnet", "-r", "32", "-r", "64", "--json", cwd=tmp_path).stdout)
+    data = json.loads(
+        run("analyze", "test_torch_cli:built_resnet", "-r", "32", "-r", "64", "--json", cwd=tmp_path).stdout
+    )
     assert [d["resolution"] for d in data] == [[32, 32], [64, 64]]
     ref = rfa_fast.analyze(rfa_fast.from_torch(ResNetish(), (1, 3, 32, 32), name="built_resnet"), 64)
     assert data[1] == json.loads(ref.to_json())
@@ -77,7 +79,9 @@ def test_refine_applies_to_the_module_and_writes_onnx(tmp_path: Path) -> None:
     assert f"(reloaded: I_min {best.i_min:g} px)" in proc.stdout
     refined = rfa_fast.load_onnx(tmp_path / "refined.onnx")  # exported with its weights, at the nominal size
     assert rfa_fast.analyze(refined, 24).i_min == best.i_min
-    proc = run("refine", "test_torch_cli:small_resnet", "-r", "24", "--apply", "1", "-o", "x.pt", cwd=tmp_path, expect=2)
+    proc = run(
+        "refine", "test_torch_cli:small_resnet", "-r", "24", "--apply", "1", "-o", "x.pt", cwd=tmp_path, expect=2
+    )
     assert_one_line_error(proc, "-o x.pt: the refined model is written as ONNX")
 
 

@@ -81,7 +81,9 @@ def _apply_edit(root: nn.Module, e: Edit, names: set[str], label: str) -> None:
         )
     if e.remove:
         if not isinstance(target, _POOLS):
-            raise TorchError(f"{label}: only pooling modules can be removed; {path!r} is a {type(target).__name__}", path)
+            raise TorchError(
+                f"{label}: only pooling modules can be removed; {path!r} is a {type(target).__name__}", path
+            )
         parent, _, attr = path.rpartition(".")
         setattr(root.get_submodule(parent) if parent else root, attr, nn.Identity())
         return
@@ -155,4 +157,3 @@ def _verify(s: Suggestion, refined: nn.Module, example: Any) -> None:
 
 
 __all__ = ["apply_suggestion", "example_of"]
-

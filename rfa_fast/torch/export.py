@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import warnings
+
 import torch
 
 from ..errors import OnnxError, TorchError
@@ -47,14 +48,16 @@ def export_graph(module: torch.nn.Module, shape: tuple[int, ...], dtype: torch.d
             torch.onnx.export(
                 module,
                 (x,),
-                buf,
+                buf,  # type: ignore[arg-type]  # the exporter writes to file objects too
                 export_params=False,
                 dynamo=False,
                 input_names=[input_name],
                 opset_version=17,
             )
     except Exception as e:  # the exporter raises many types
-        raise TorchError(f"{label}: {why + '; ' if why else ''}torch.onnx.export failed too: {_first_line(e)}") from None
+        raise TorchError(
+            f"{label}: {why + '; ' if why else ''}torch.onnx.export failed too: {_first_line(e)}"
+        ) from None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -84,7 +87,6 @@ def export_graph(module: torch.nn.Module, shape: tuple[int, ...], dtype: torch.d
 def _first_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
     return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
-
 
 
 def write_onnx(module: torch.nn.Module, shape: tuple[int, ...], path: str) -> None:

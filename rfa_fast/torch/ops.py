@@ -364,7 +364,7 @@ def transposed(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: li
     w = _arg(args, kwargs, 1, "weight")
     groups = int(_arg(args, kwargs, 6, "groups", 1))
     kernel = tuple(int(k) for k in w.shape[2:])
-    fields = dict(weighted=True, c_in=int(w.shape[0]), c_out=int(w.shape[1]) * groups, groups=groups)
+    fields: dict[str, Any] = dict(weighted=True, c_in=int(w.shape[0]), c_out=int(w.shape[1]) * groups, groups=groups)
     if d.is_global:
         k = kernel if len(kernel) == st.dims else (1,) * st.dims
         return _define(st, out, st.emit("conv_transpose", Kind.WINDOW, [d], layout=d.layout, rank=d.rank,
@@ -443,7 +443,9 @@ def interpolate(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: l
     size = _arg(args, kwargs, 1, "size")
     factor = _arg(args, kwargs, 2, "scale_factor")
     default_mode = {"upsample_bilinear": "bilinear"}.get(fn, "nearest")
-    mode_name = default_mode if fn in ("upsample_nearest", "upsample_bilinear") else _arg(args, kwargs, 3, "mode", "nearest")
+    mode_name = (
+        default_mode if fn in ("upsample_nearest", "upsample_bilinear") else _arg(args, kwargs, 3, "mode", "nearest")
+    )
     recompute = bool(kwargs.get("recompute_scale_factor", args[5] if len(args) > 5 and fn == "interpolate" else False))
     n_in = [int(v) for v in x.shape[2:]]
     if size is not None:
@@ -528,7 +530,7 @@ def linear(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) 
     if len(ins) > 1 or x is not args[0]:
         return _global(st, fn, run(st, func, args, kwargs), ins, "linear")
     out = empty(list(x.shape[:-1]) + [int(w.shape[0])], x.dtype)
-    fields = dict(weighted=True, c_in=int(w.shape[-1]), c_out=int(w.shape[0]))
+    fields: dict[str, Any] = dict(weighted=True, c_in=int(w.shape[-1]), c_out=int(w.shape[0]))
     if not d.is_global and d.layout is not None and x.dim() - 1 not in d.layout:
         # per pixel: a channels-last map times a matrix (ConvNeXt's MLP)
         return _define(st, out, st.emit("linear", Kind.WINDOW, [d], layout=d.layout, rank=d.rank, **fields))
@@ -550,7 +552,7 @@ def matmul(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) 
         and d.layout is not None
         and x.dim() - 1 not in d.layout
     ):
-        fields = dict(weighted=True, c_in=int(other.shape[0]), c_out=int(other.shape[1]))
+        fields: dict[str, Any] = dict(weighted=True, c_in=int(other.shape[0]), c_out=int(other.shape[1]))
         return _define(st, out, st.emit("matmul", Kind.WINDOW, [d], layout=d.layout, rank=d.rank, **fields))
     return _global(st, fn, out, ins, "matmul")
 
@@ -671,7 +673,7 @@ def permute(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list)
         return _alias(st, out, d)
     rank = x.dim()
     if fn == "permute":
-        dims = args[1:] if len(args) > 1 else kwargs.get("dims")
+        dims: Any = args[1:] if len(args) > 1 else kwargs.get("dims")
         if len(dims) == 1 and isinstance(dims[0], (list, tuple, torch.Size)):
             dims = dims[0]
         perm = [int(v) % rank for v in dims]
@@ -836,7 +838,7 @@ def setitem(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list)
     target, value = args[0], args[2] if len(args) > 2 else None
     dt = st.data(target)
     dv = st.data(value) if isinstance(value, _Tensor) else None
-    if dv is None:
+    if dv is None or value is None:
         return None
     if dt is None:
         st.define(target, dv.moved(dv.layout if target.dim() == value.dim() else None, target.dim()))

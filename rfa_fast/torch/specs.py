@@ -56,7 +56,9 @@ class ModelSpec:
         if len(res) == 1:
             res = res * dims
         if len(res) != dims:
-            raise TorchError(f"{self.spec}: resolution {'x'.join(map(str, res))} has {len(res)} axes; the model has {dims}")
+            raise TorchError(
+                f"{self.spec}: resolution {'x'.join(map(str, res))} has {len(res)} axes; the model has {dims}"
+            )
         return (1, channels, *res)
 
 
@@ -76,7 +78,9 @@ def build(spec: str) -> ModelSpec:
             if "Unknown model" not in str(e):
                 raise
             close = difflib.get_close_matches(name, timm.list_models(), n=3)
-            raise TorchError(f"{spec}: timm has no model {name!r}" + (f" (did you mean {', '.join(close)}?)" if close else "")) from None
+            raise TorchError(
+                f"{spec}: timm has no model {name!r}" + (f" (did you mean {', '.join(close)}?)" if close else "")
+            ) from None
         size = model.pretrained_cfg.get("input_size", (3, 224, 224))[-1] if hasattr(model, "pretrained_cfg") else None
         return ModelSpec(spec, model, name, size)
     torch = require("torch", spec)
