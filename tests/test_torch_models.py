@@ -195,6 +195,20 @@ def test_timm_capture_equals_the_onnx_route(name: str) -> None:
         }
 
 
+def test_tf_same_padding_follows_the_resolution() -> None:
+    """timm's tf_* models pad at run time to TF's SAME: the capture marks those windows SAME_UPPER."""
+    import timm
+
+    m = timm.create_model("tf_efficientnet_b0", pretrained=False).eval()
+    g = rfa_fast.from_torch(m, (1, 3, 224, 224))
+    same = [n.name for n in g.nodes if n.pad_mode == rfa_fast.PadMode.SAME_UPPER]
+    assert "conv_stem" in same and len(same) == 5  # the strided ones; stride-1 convs get static pads from timm
+    for res in (97, 240):  # odd sizes change the SAME pads of strided windows
+        at = rfa_fast.from_torch(m, (1, 3, res, res))
+        a, b = analyze(g, res), analyze(at, res)
+        assert [la.to_dict() for la in a.layers] == [lb.to_dict() for lb in b.layers] and a.summary == b.summary
+
+
 @pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "vgg16", "densenet121", "efficientnet_b0", "googlenet",
                                   "inception_v3", "alexnet", "shufflenet_v2_x1_0", "mobilenet_v3_small"])  # fmt: skip
 @pytest.mark.parametrize("at", ["nominal", 64])

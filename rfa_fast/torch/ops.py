@@ -23,6 +23,7 @@ so their shapes are PyTorch's own.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -479,8 +480,30 @@ def _area(st: State, fn: str, out: Any, d: Data, n_in: list[int], n_out: list[in
     return _define(st, out, st.emit("avgpool", Kind.WINDOW, [d], layout=d.layout, rank=d.rank, kernel=k, stride=k))
 
 
+_SAME_PAD_HELPERS = frozenset({"pad_same"})  # timm.layers.padding: TF-style SAME pads from the input size
+
+
+def _same_padding_caller() -> bool:
+    """Whether ``F.pad`` was called by a helper that computes TF-style SAME pads at run time (timm's
+    ``pad_same``, in ``Conv2dSame`` and the ``tf_*`` models): those pads follow the resolution."""
+    f = sys._getframe(2)
+    for _ in range(8):
+        if f is None:
+            return False
+        if f.f_code.co_name in _SAME_PAD_HELPERS and str(f.f_globals.get("__name__", "")).startswith("timm"):
+            return True
+        f = f.f_back  # type: ignore[assignment]
+    return False
+
+
 def pad(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) -> Any:
-    """``F.pad``: folded into the windows it feeds (a WINDOW with kernel 1 and those pads otherwise)."""
+    """``F.pad``: folded into the windows it feeds (a WINDOW with kernel 1 and those pads otherwise).
+
+    Pads that timm's ``pad_same`` computed from the input size are marked:
+    folded into a window whose SAME_UPPER pads they equal, that window becomes
+    a SAME window, right at every resolution (as the ONNX loader does for
+    TF-style exports).
+    """
     x, d = ins[0]
     pads = [int(v) for v in _arg(args, kwargs, 1, "pad")]
     out = run(st, func, args, kwargs)
@@ -495,6 +518,8 @@ def pad(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) -> 
     if not any(pb) and not any(pe):
         return _alias(st, out, d)
     res = st.emit("pad", None, [d], layout=d.layout, rank=rank, pad_begin=tuple(pb), pad_end=tuple(pe))
+    if _same_padding_caller():
+        st.records[res.node].attrs["same_pad_n"] = tuple(int(x.shape[p]) for p in d.layout)
     return _define(st, out, res)
 
 

@@ -257,8 +257,11 @@ def fold_pads(
             continue
         for c in cons:
             w = records[c]
-            w.pad_begin = tuple(a + b for a, b in zip(w.pad_begin, r.pad_begin))
-            w.pad_end = tuple(a + b for a, b in zip(w.pad_end, r.pad_end))
+            if _is_same_upper(r, w):
+                w.pad_mode = PadMode.SAME_UPPER  # the pads follow the resolution, as the model computes them
+            else:
+                w.pad_begin = tuple(a + b for a, b in zip(w.pad_begin, r.pad_begin))
+                w.pad_end = tuple(a + b for a, b in zip(w.pad_end, r.pad_end))
             w.inputs = list(r.inputs)
             w.attrs["folded_pad"] = r.name
             for p in r.inputs:
@@ -273,3 +276,17 @@ def fold_pads(
             index.append(len(kept))
             kept.append(r)
     return kept, index
+
+
+def _is_same_upper(pad: Record, win: Record) -> bool:
+    """Whether ``pad`` holds run-time SAME pads (``attrs["same_pad_n"]``, the input size) equal to the
+    SAME_UPPER pads of ``win`` at that size, ``win`` having no pads of its own."""
+    sizes = pad.attrs.get("same_pad_n")
+    if sizes is None or any(win.pad_begin) or any(win.pad_end):
+        return False
+    from ..onnx.fold import _same_pads  # the ONNX loader's rule (imports onnx: only for such models)
+
+    return all(
+        _same_pads(n, k, d, s, False) == (b, e)
+        for n, k, d, s, b, e in zip(sizes, win.kernel, win.dilation, win.stride, pad.pad_begin, pad.pad_end)
+    )
