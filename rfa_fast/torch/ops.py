@@ -552,8 +552,8 @@ def linear(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) 
     """``F.linear``: GLOBAL and weighted on a flat or global input; a 1x1 WINDOW on a channels-last map."""
     x, d = ins[0]
     w = _arg(args, kwargs, 1, "weight")
-    if len(ins) > 1 or x is not args[0]:
-        return _global(st, fn, run(st, func, args, kwargs), ins, "linear")
+    if len(ins) > 1 or x is not _arg(args, kwargs, 0, "input"):
+        return _global(st, fn, run(st, func, args, kwargs), ins, "linear")  # data as the weight
     out = empty(list(x.shape[:-1]) + [int(w.shape[0])], x.dtype)
     fields: dict[str, Any] = dict(weighted=True, c_in=int(w.shape[-1]), c_out=int(w.shape[0]))
     if not d.is_global and d.layout is not None and x.dim() - 1 not in d.layout:
@@ -570,7 +570,7 @@ def matmul(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) 
     if (
         len(ins) == 1
         and fn in ("matmul", "__matmul__")
-        and x is args[0]
+        and x is _arg(args, kwargs, 0, "input")
         and isinstance(other, _Tensor)
         and other.dim() == 2
         and not d.is_global
@@ -765,7 +765,7 @@ def getitem(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list)
         return _global(st, fn, run(st, func, args, kwargs), ins)  # data used as an index
     out = run(st, func, args, kwargs)
     if d.layout is None or d.is_global:
-        return _alias(st, out, d, layout=None if d.layout is None else ...)
+        return _alias(st, out, d, layout=None)
     index = args[1] if isinstance(args[1], tuple) else (args[1],)
     rank = x.dim()
     n_used = sum(1 for i in index if i is not None and i is not Ellipsis)
