@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from ..kinds import Kind, ResizeMode
+from ..kinds import Kind, PadMode, ResizeMode
 from .state import Data, State
 
 Handler = Callable[[State, str, Any, tuple, dict, list], Any]
@@ -123,6 +123,25 @@ def _shift(layout: tuple[int, ...] | None, by: int) -> tuple[int, ...] | None:
 def _canonical(st: State, d: Data, n: int) -> bool:
     """Whether the window of ``n`` axes runs over the tensor's spatial axes (its last ``n``)."""
     return n == st.dims and d.layout == tuple(range(d.rank - n, d.rank))
+
+
+def _window_order(st: State, d: Data, n: int) -> tuple[int, ...] | None:
+    """For each spatial axis, which of a window's ``n`` axes (the tensor's last ``n``) slides over it.
+
+    ``(0, 1)`` for NCHW; ``(1, 0)`` after ``transpose(2, 3)`` (H and W swapped:
+    the kernel's axes swap with them); None when the window runs over axes that
+    are not exactly the spatial ones (then the layer is analyzed as global).
+    """
+    if n != st.dims or d.layout is None:
+        return None
+    axes = tuple(range(d.rank - n, d.rank))
+    if sorted(d.layout) != list(axes):
+        return None
+    return tuple(axes.index(p) for p in d.layout)
+
+
+def _reorder(values: tuple[int, ...], order: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(values[o] for o in order)
 
 
 def _alias(st: State, out: Any, d: Data, layout: Any = ..., rank: int | None = None) -> Any:
@@ -281,16 +300,20 @@ def _geometry(v: Any, n: int, what: str, st: State, fn: str) -> tuple[int, ...]:
     return out
 
 
+def _spatial_axes(fn: str) -> int:
+    """The axes a window function slides over, from its name: ``conv2d`` 2, ``max_pool3d_with_indices`` 3."""
+    return int(fn.removesuffix("_with_indices")[-2])
+
+
 def window(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) -> Any:
     """Convolutions and pooling (max, average, Lp): a WINDOW, weighted for convolutions."""
     x, d = ins[0]
     if len(ins) > 1 or x is not _arg(args, kwargs, 0, "input"):
         return _global(st, fn, run(st, func, args, kwargs), ins)  # the kernel itself is data
     out = run(st, func, args, kwargs)
-    n = int(fn[-2])  # conv2d -> 2, max_pool3d -> 3, max_pool2d_with_indices -> 2
-    if fn.endswith("_with_indices"):
-        n = int(fn[-len("_with_indices") - 2])
+    n = _spatial_axes(fn)
     fields: dict[str, Any] = {}
+    mode = PadMode.EXPLICIT
     if fn.startswith("conv"):
         w = _arg(args, kwargs, 1, "weight")
         groups = int(_arg(args, kwargs, 6, "groups", 1))
@@ -299,14 +322,10 @@ def window(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) 
         stride = _geometry(_arg(args, kwargs, 3, "stride", 1), n, "stride", st, fn)
         padding = _arg(args, kwargs, 4, "padding", 0)
         dilation = _geometry(_arg(args, kwargs, 5, "dilation", 1), n, "dilation", st, fn)
-        if isinstance(padding, str):
-            if padding == "valid":
-                pb = pe = (0,) * n
-            else:  # "same" (stride 1): PyTorch puts the odd pixel at the end
-                total = [dl * (k - 1) for dl, k in zip(dilation, kernel)]
-                pb = tuple(t // 2 for t in total)
-                pe = tuple(t - t // 2 for t in total)
-        else:
+        pb = pe = (0,) * n  # "valid"
+        if padding == "same":  # stride 1; PyTorch puts the odd pixel at the end: ONNX's SAME_UPPER, as exported
+            mode = PadMode.SAME_UPPER
+        elif not isinstance(padding, str):
             pb = pe = _geometry(padding, n, "padding", st, fn)
         ceil = False
         op = "conv"
@@ -337,7 +356,8 @@ def window(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) 
         k = kernel if len(kernel) == st.dims else (1,) * st.dims
         res = st.emit(op, Kind.WINDOW, [d], layout=d.layout, rank=d.rank, kernel=k, **fields)
         return _define(st, out, res)
-    if not _canonical(st, d, n):
+    order = _window_order(st, d, n)
+    if order is None:
         st.note("layout", f"{st.where(fn)} runs a window over axes that are not the input's spatial axes; global")
         return _global(st, fn, out, ins, op, **fields)
     res = st.emit(
@@ -346,11 +366,12 @@ def window(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list) 
         [d],
         layout=d.layout,
         rank=d.rank,
-        kernel=kernel,
-        stride=stride,
-        dilation=dilation,
-        pad_begin=pb,
-        pad_end=pe,
+        kernel=_reorder(kernel, order),
+        stride=_reorder(stride, order),
+        dilation=_reorder(dilation, order),
+        pad_begin=_reorder(pb, order),
+        pad_end=_reorder(pe, order),
+        pad_mode=mode,
         ceil_mode=ceil,
         **fields,
     )
@@ -361,7 +382,7 @@ def transposed(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: li
     """Transposed convolution: TRANSPOSED, weighted; ``output_padding`` folded into ``pad_end``."""
     x, d = ins[0]
     out = run(st, func, args, kwargs)
-    n = int(fn[-2])
+    n = _spatial_axes(fn)
     w = _arg(args, kwargs, 1, "weight")
     groups = int(_arg(args, kwargs, 6, "groups", 1))
     kernel = tuple(int(k) for k in w.shape[2:])
@@ -370,7 +391,9 @@ def transposed(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: li
         k = kernel if len(kernel) == st.dims else (1,) * st.dims
         return _define(st, out, st.emit("conv_transpose", Kind.WINDOW, [d], layout=d.layout, rank=d.rank,
                                         kernel=k, **fields))  # fmt: skip
-    if not _canonical(st, d, n):
+    order = _window_order(st, d, n)
+    if order is None:
+        st.note("layout", f"{st.where(fn)} runs a window over axes that are not the input's spatial axes; global")
         return _global(st, fn, out, ins, "conv_transpose", **fields)
     stride = _geometry(_arg(args, kwargs, 3, "stride", 1), n, "stride", st, fn)
     pad = _geometry(_arg(args, kwargs, 4, "padding", 0), n, "padding", st, fn)
@@ -382,11 +405,11 @@ def transposed(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: li
         [d],
         layout=d.layout,
         rank=d.rank,
-        kernel=kernel,
-        stride=stride,
-        dilation=dilation,
-        pad_begin=pad,
-        pad_end=tuple(p - o for p, o in zip(pad, out_pad)),
+        kernel=_reorder(kernel, order),
+        stride=_reorder(stride, order),
+        dilation=_reorder(dilation, order),
+        pad_begin=_reorder(pad, order),
+        pad_end=_reorder(tuple(p - o for p, o in zip(pad, out_pad)), order),
         **fields,
     )
     return _define(st, out, res)
@@ -399,7 +422,7 @@ def adaptive(st: State, fn: str, func: Any, args: tuple, kwargs: dict, ins: list
     stride: such a pool is analyzed as global, with a warning.
     """
     x, d = ins[0]
-    n = int(fn[-len("_with_indices") - 2]) if fn.endswith("_with_indices") else int(fn[-2])
+    n = _spatial_axes(fn)
     size = _arg(args, kwargs, 1, "output_size")
     sizes = list(size) if isinstance(size, (list, tuple, torch.Size)) else [size] * n
     n_in = [int(v) for v in x.shape[-n:]]
