@@ -383,7 +383,9 @@ def test_functional_ops_equal_the_onnx_route(name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", TorchWarning)
         g = rfa_fast.from_torch(m, (1, 3, 16, 16), route="capture")
-    ref = rfa_fast.from_torch(m, (1, 3, 16, 16), route="onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the ONNX loader does not know ScatterND (x[idx] = y): identity
+        ref = rfa_fast.from_torch(m, (1, 3, 16, 16), route="onnx")
     for res in (16, 11):
         # root-level ops are named after the op in each vocabulary; a module called twice is conv2#1 here,
         # conv2_1 in the export
