@@ -39,6 +39,13 @@ def load_onnx(*args, **kwargs):  # type: ignore[no-untyped-def]
     return _load(*args, **kwargs)
 
 
+def from_torch(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """A PyTorch model as a :class:`Graph`, layers named by module path (see :func:`rfa_fast.torch.from_torch`)."""
+    from .torch import from_torch as _from_torch
+
+    return _from_torch(*args, **kwargs)
+
+
 __all__ = [
     "Graph",
     "GraphBatch",
@@ -61,6 +68,7 @@ __all__ = [
     "TrimSuggestion",
     "UnsupportedOpError",
     "analyze",
+    "from_torch",
     "load_onnx",
     "refine",
     "screen",

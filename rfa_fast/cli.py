@@ -1,7 +1,9 @@
 """The ``rfa-fast`` command line: analyze, screen, refine, draw, report, demo, entropy, bench.
 
 Every subcommand is a thin layer over the library: it loads ONNX files with
-:func:`rfa_fast.load_onnx`, calls :func:`rfa_fast.analyze` or
+:func:`rfa_fast.load_onnx` (or builds a PyTorch model from a spec,
+``torchvision:resnet50``, ``timm:convnext_tiny``, ``package.module:factory``,
+and captures it with :func:`rfa_fast.from_torch`), calls :func:`rfa_fast.analyze` or
 :func:`rfa_fast.screen`, and formats what comes back.  User errors (a
 missing file, a file that is not ONNX, a bad resolution, an unwritable
 output) are one line on stderr starting with ``rfa-fast: error:`` and a
@@ -33,6 +35,7 @@ from .errors import RfaError
 from .report import Report, fmt_axes, fmt_count
 
 PROG = "rfa-fast"
+_MODEL_HELP = "an ONNX file, or a PyTorch model: torchvision:NAME, timm:NAME or package.module:factory"
 Resolution = tuple[int, ...]  # one int per spatial axis, or a single int for "square"
 
 
@@ -115,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of errors")
 
     p = sub.add_parser("analyze", parents=[common], help="per-layer table and summary of one model")
-    p.add_argument("model", help="an ONNX file")
+    p.add_argument("model", help=_MODEL_HELP)
     _add_resolution(p, "the model's static input size")
     p.add_argument("--json", action="store_true", help="JSON (Report.to_dict; a list for several resolutions)")
     p.add_argument("--ignore-1x1", action="store_true", help="do not rate layers whose kernel is 1x1")
@@ -143,25 +146,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "refine", parents=[common], help="downsampling changes that move I_min just below the resolution"
     )
-    p.add_argument("model", help="an ONNX file")
+    p.add_argument("model", help=_MODEL_HELP)
     _add_resolution(p, "the model's static input size")
     p.add_argument("--top", type=int, default=5, metavar="K", help="show the K best suggestions (default 5)")
     p.add_argument("--max-pairs", type=int, default=2000, metavar="N", help="at most N pairs of edits (default 2000)")
     p.add_argument("--ignore-1x1", action="store_true", help="do not rate layers whose kernel is 1x1")
     p.add_argument("--apply", type=int, metavar="N", help="apply suggestion N (1 = best) and write the model to -o")
-    p.add_argument("-o", "--output", metavar="FILE", help="where --apply writes the refined ONNX model")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="where --apply writes the refined ONNX model (a PyTorch model: exported)"
+    )
     _add_loader_options(p)
     p.set_defaults(func=cmd_refine)
 
     p = sub.add_parser("draw", parents=[common], help="the graph coloured by status (DOT, SVG, PNG, PDF)")
-    p.add_argument("model", help="an ONNX file")
+    p.add_argument("model", help=_MODEL_HELP)
     _add_resolution(p, "the model's static input size")
     p.add_argument("-o", "--output", metavar="FILE", help="FILE.dot, .svg, .png or .pdf (default: DOT on stdout)")
     _add_loader_options(p)
     p.set_defaults(func=cmd_draw)
 
     p = sub.add_parser("report", parents=[common], help="one self-contained HTML page: summary, plot, drawing, tables")
-    p.add_argument("model", help="an ONNX file")
+    p.add_argument("model", help=_MODEL_HELP)
     _add_resolution(p, "the model's static input size")
     p.add_argument("-o", "--output", metavar="FILE", help="the HTML file (default: MODEL_NAME.html here)")
     p.add_argument("--no-drawing", action="store_true", help="leave the graph drawings out")
@@ -230,6 +235,9 @@ def load_for_resolutions(
 
     seen: set[str] = set()
     resolutions = list(dict.fromkeys(resolutions or []))  # once each, in the given order
+    spec = model_spec(path, args)
+    if spec is not None:
+        return _torch_graphs(spec, resolutions, seen)
     try:
         graph = load_model(path, None, args, seen)
     except OnnxError:
@@ -241,6 +249,35 @@ def load_for_resolutions(
     if not resolutions:
         raise CliError(f"{path}: the model's input size is dynamic; give one with -r, e.g. -r 224")
     return [(load_model(path, r, args, seen), r) for r in resolutions]
+
+
+def model_spec(path: str, args: argparse.Namespace) -> Any:
+    """The PyTorch model a spec names (built once per command and kept on ``args``), or None for a file."""
+    from .torch.specs import build, is_model_spec
+
+    if not is_model_spec(path):
+        return None
+    cached = getattr(args, "_model_spec", None)
+    if cached is None or cached.spec != path:
+        cached = build(path)
+        args._model_spec = cached
+    return cached
+
+
+def _torch_graphs(spec: Any, resolutions: list[Resolution], seen: set[str]) -> list[tuple[Any, Resolution]]:
+    """A PyTorch model captured once, at its default input size (else the first -r), analyzed at each -r.
+
+    Like an ONNX export read at its declared size: adaptive pools and sizes
+    computed from the input are those of the nominal size.
+    """
+    from .torch import from_torch
+
+    nominal = spec.example(None if spec.default_size is not None or not resolutions else resolutions[0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph = from_torch(spec.module, nominal, name=spec.label)
+    _report_warnings(caught, seen)
+    return [(graph, r) for r in resolutions] or [(graph, tuple(nominal[2:]))]
 
 
 def analyze_file(path: str, resolutions: Sequence[Resolution] | None, args: argparse.Namespace) -> list[Report]:
@@ -479,11 +516,30 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if args.apply is not None:
         if not 1 <= args.apply <= len(suggestions):
             raise CliError(f"--apply {args.apply}: choose 1..{len(suggestions)}", code=2)
-        suggestions[args.apply - 1].apply_onnx(args.model, args.output)  # verifies the written model's I_min
+        chosen = suggestions[args.apply - 1]
+        spec = getattr(args, "_model_spec", None)
+        if spec is not None:
+            _write_refined_torch(spec, chosen, report.graph, args.output)
+        else:
+            chosen.apply_onnx(args.model, args.output)  # verifies the written model's I_min
         print(
             f"\napplied suggestion {args.apply}: wrote {args.output} (reloaded: I_min {suggestions[args.apply - 1].i_min:g} px)"
         )
     return 0
+
+
+def _write_refined_torch(spec: Any, suggestion: Any, graph: Any, out: str) -> None:
+    """apply_torch to the built model (verified by re-capture), exported to ONNX at the nominal size, reloaded."""
+    from . import analyze, load_onnx
+    from .torch.export import write_onnx
+
+    if not out.lower().endswith(".onnx"):
+        raise CliError(f"-o {out}: the refined model is written as ONNX; give a .onnx file", code=2)
+    refined = suggestion.apply_torch(spec.module)
+    write_onnx(refined, tuple(graph.nodes[0].attrs["example_shape"]), out)
+    got = analyze(load_onnx(out), suggestion.resolution).i_min
+    if got != suggestion.i_min:
+        raise CliError(f"{out}: the exported refined model analyzes to I_min {got:g}, expected {suggestion.i_min:g}")
 
 
 def cmd_entropy(args: argparse.Namespace) -> int:

@@ -44,3 +44,15 @@ class UnsupportedOpError(OnnxError):
 
 class ResolutionError(RfaError, ValueError):
     """A resolution is not a positive integer (or one per spatial axis)."""
+
+
+class TorchError(RfaError, ValueError):
+    """A PyTorch model cannot be captured or edited; names the module path and what failed."""
+
+    def __init__(self, message: str, module_path: str | None = None) -> None:
+        super().__init__(message)
+        self.module_path = module_path
+
+
+class MissingDependencyError(RfaError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

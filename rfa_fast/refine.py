@@ -193,6 +193,42 @@ class Suggestion:
                 )
         return model
 
+    def apply_torch(self, module: Any, *, example: Any = None, verify: bool = True) -> Any:
+        """A refined copy of the PyTorch ``module`` with these edits; ``module`` is not changed.
+
+        Strides become the ``stride`` attribute of the convolution and pooling
+        modules named by the edits (module paths, as :func:`rfa_fast.from_torch`
+        names layers); a removed pool becomes ``nn.Identity()``; an average pool
+        in front of a flatten head gets the re-frozen kernel (an adaptive pool
+        needs nothing).  Every weight keeps its shape and value.
+
+        Args:
+            module: the model the suggestion's graph was captured from.
+            example: the input shape (or tensor) to re-capture the copy with;
+                default: the example the graph was captured with.
+            verify: capture and analyze the copy, and check the promised I_min,
+                unproductive count, MACs and parameter count.
+
+        Raises:
+            TorchError: an edited layer is not a module of its own (a functional
+                op, a module called twice), or (``verify``) the copy does not
+                analyze as promised.
+
+        >>> import torch, rfa_fast
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.Conv2d(8, 8, 3, 1, 1))
+        >>> s = rfa_fast.refine(rfa_fast.from_torch(net, (1, 3, 4, 4)), 4)[0]
+        >>> s.actions
+        ("move the stride 2 of conv '0' to conv '1'",)
+        >>> refined = s.apply_torch(net)
+        >>> refined[0].stride, refined[1].stride, net[0].stride
+        ((1, 1), (2, 2), (2, 2))
+        """
+        from .torch.apply import apply_suggestion
+        from .torch.deps import require
+
+        require("torch", "apply_torch")
+        return apply_suggestion(self, module, example=example, verify=verify)
+
 
 class Suggestions(list):  # type: ignore[type-arg]
     """The ranked :class:`Suggestion` list :func:`refine` returns, with the baseline.

@@ -18,7 +18,16 @@ import rfa_fast
 MODULES = sorted(
     m.name for m in pkgutil.walk_packages(rfa_fast.__path__, "rfa_fast.") if not m.name.split(".")[-1].startswith("__")
 )
-OPTIONAL = {"dask", "distributed", "pandas", "tqdm", "graphviz"}  # extras of pyproject.toml
+OPTIONAL = {
+    "dask",
+    "distributed",
+    "pandas",
+    "tqdm",
+    "graphviz",
+    "torch",
+    "torchvision",
+    "timm",
+}  # extras of pyproject.toml
 
 
 @pytest.mark.parametrize("name", MODULES)
