@@ -45,11 +45,12 @@ def _nb101_check(matrix: Any, ops: Sequence[str]) -> tuple[np.ndarray, list[str]
     return m, ops
 
 
-def _nb101_prune(m: np.ndarray, ops: list[str]) -> tuple[np.ndarray, list[str]]:
+def _nb101_prune(m: np.ndarray, ops: list[str]) -> tuple[np.ndarray, list[str], list[int]]:
     """Drop interior vertices not on an input->output path, as NAS-Bench-101's ``ModelSpec`` does.
 
     The benchmark's networks never contain such vertices; keeping them would
-    rate layers that do not exist.
+    rate layers that do not exist. Also returns the kept vertices' indices in
+    the given matrix (node names use them, so they match the user's matrix).
     """
     n = len(ops)
     fwd = {0}
@@ -61,7 +62,7 @@ def _nb101_prune(m: np.ndarray, ops: list[str]) -> tuple[np.ndarray, list[str]]:
         if any(m[v, w] for w in bwd):
             bwd.add(v)
     keep = [v for v in range(n) if v in (0, n - 1) or (v in fwd and v in bwd)]
-    return m[np.ix_(keep, keep)], [ops[v] for v in keep]
+    return m[np.ix_(keep, keep)], [ops[v] for v in keep], keep
 
 
 def _nb101_vertex_channels(c_in: int, c_out: int, m: np.ndarray) -> list[int]:
@@ -89,9 +90,12 @@ def _nb101_vertex_channels(c_in: int, c_out: int, m: np.ndarray) -> list[int]:
 
 
 def _nb101_cell_layers(
-    m: np.ndarray, ops: list[str], x: int, first: int, c_in: int, c_out: int, prefix: str
+    m: np.ndarray, ops: list[str], label: list[int], x: int, first: int, c_in: int, c_out: int, prefix: str
 ) -> list[dict[str, Any]]:
-    """Spec layers of one cell reading layer ``x``; the first new layer gets index ``first``."""
+    """Spec layers of one cell reading layer ``x``; the first new layer gets index ``first``.
+
+    ``m`` and ``ops`` are pruned; ``label[t]`` is vertex t's index before pruning (for names).
+    """
     ch = _nb101_vertex_channels(c_in, c_out, m)
     layers: list[dict[str, Any]] = []
     n = len(ops)
@@ -101,7 +105,7 @@ def _nb101_cell_layers(
         return first + len(layers) - 1
 
     def projection(v: int, c: int) -> int:
-        return add({"op": "conv", "name": f"{prefix}.proj{v}", "inputs": [x], "kernel": 1, "c_in": c_in, "c_out": c})
+        return add({"op": "conv", "name": f"{prefix}.proj{label[v]}", "inputs": [x], "kernel": 1, "c_in": c_in, "c_out": c})
 
     value = {0: x}
     for t in range(1, n - 1):
@@ -109,9 +113,9 @@ def _nb101_cell_layers(
         if m[0, t]:
             summands.append(projection(t, ch[t]))
         v_in = (
-            summands[0] if len(summands) == 1 else add({"op": "add", "name": f"{prefix}.v{t}.sum", "inputs": summands})
+            summands[0] if len(summands) == 1 else add({"op": "add", "name": f"{prefix}.v{label[t]}.sum", "inputs": summands})
         )
-        name = f"{prefix}.v{t}.{ops[t]}"
+        name = f"{prefix}.v{label[t]}.{ops[t]}"
         if ops[t] == "maxpool3x3":
             value[t] = add({"op": "maxpool", "name": name, "inputs": [v_in], "kernel": 3, "stride": 1, "pad": 1})
         else:
@@ -161,13 +165,15 @@ def nb101_spec(
     the output concatenates its interior inputs (a MERGE) and adds the
     projected input (another MERGE).  Interior vertices on no input->output
     path are dropped, as the benchmark's ``ModelSpec`` does; a cell whose
-    output is not reachable is kept and comes out disconnected.
+    output is not reachable is kept and comes out disconnected. Node names
+    number the vertices as the given matrix does, before pruning
+    (``stack0.cell0.v1.conv3x3-bn-relu``, ``stack0.cell0.proj1``).
 
     >>> spec = nb101_spec([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", "conv3x3-bn-relu", "output"])
     >>> [layer["op"] for layer in spec["layers"][:6]]
     ['input', 'conv', 'conv', 'conv', 'conv', 'add']
     """
-    m, o = _nb101_prune(*_nb101_check(matrix, ops))
+    m, o, label = _nb101_prune(*_nb101_check(matrix, ops))
     layers: list[dict[str, Any]] = [
         {"op": "input", "name": "input"},
         {"op": "conv", "name": "stem", "kernel": 3, "pad": 1, "c_in": 3, "c_out": stem_channels},
@@ -180,7 +186,7 @@ def nb101_spec(
         else:
             c_out = c
         for k in range(cells_per_stack):
-            layers += _nb101_cell_layers(m, o, len(layers) - 1, len(layers), c, c_out, f"stack{s}.cell{k}")
+            layers += _nb101_cell_layers(m, o, label, len(layers) - 1, len(layers), c, c_out, f"stack{s}.cell{k}")
             c = c_out
     layers.append({"op": "global_pool", "name": "global_pool"})
     layers.append({"op": "dense", "name": "classifier", "c_in": c, "c_out": num_classes})
