@@ -44,6 +44,14 @@ def test_computed_columns_are_one_call_per_screen() -> None:
     ]
 
 
+def test_a_graph_evaluates_each_computed_function_once() -> None:
+    calls: list[int] = []
+    space = _space(calls)
+    g = space.graph([1, 0])  # k, width and strided are read by four attributes and a condition
+    assert calls == [1]
+    assert [n.name for n in g.nodes] == ["input0", "conv", "head"] and g.nodes[1].kernel == (3, 3)
+
+
 def test_computed_columns_shape_is_checked() -> None:
     sp = rfa_fast.Space("bad")
     sp.choice("a", [1, 2])
