@@ -172,7 +172,7 @@ def ofa_mbv3_space(width_mult: float = 1.0, *, num_classes: int = 1000) -> Space
     if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise SpecError(f"num_classes must be an int >= 1, got {num_classes!r}")
     w = ofa_widths(width_mult)
-    sp = Space(f"ofa_mbv3_w{width_mult:g}")
+    sp = Space(f"ofa_mbv3_w{float(width_mult)}")
     ks = [sp.choice(f"ks{i}", OFA_KS) for i in range(OFA_BLOCKS)]
     e = [sp.choice(f"e{i}", OFA_E) for i in range(OFA_BLOCKS)]
     d = [sp.choice(f"d{s}", OFA_D) for s in range(OFA_STAGES)]
