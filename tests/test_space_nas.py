@@ -157,6 +157,25 @@ def test_nb101_space_equals_screen_of_nb101_batch() -> None:
     assert not want.connected.all() and want.connected.any()  # both kinds are in the sample
 
 
+def test_nb101_computed_columns_are_the_benchmarks_pruning_and_channels() -> None:
+    """The vectorized pruning and channel split against nb101_spec's own (one cell at a time), on many matrices."""
+    from rfa_fast.nas.nb101 import _nb101_columns, _nb101_prune, _nb101_vertex_channels
+
+    rows = nb101_rows(20000, 6)
+    widths = (128, 256, 512)
+    cols = _nb101_columns(rows.astype(np.int64), widths)
+    for b in range(len(rows)):
+        m, ops = nb101_decode(rows[b])
+        pm, _, label = _nb101_prune(m.astype(bool), ops)
+        connected = bool(len(label) > 2 or pm[0, -1])
+        keep = [t in label and connected for t in range(1, 6)]
+        assert cols[b, :5].tolist() == keep and cols[b, 5] == (not connected), rows[b]
+        for s, c in enumerate(widths):
+            ch = _nb101_vertex_channels(c // 2, c, pm) if connected else [0] * len(label)
+            want = [ch[label.index(t)] if k else 0 for t, k in zip(range(1, 6), keep)]
+            assert cols[b, 6 + 5 * s : 11 + 5 * s].tolist() == want, (rows[b], c)
+
+
 def test_nb101_space_other_skeleton() -> None:
     small = dict(stem_channels=16, num_stacks=2, cells_per_stack=1, num_classes=5)
     rows = nb101_rows(300, 1)
