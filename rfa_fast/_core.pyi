@@ -76,5 +76,33 @@ def screen_nb201(
     """
 
 def hardware_threads() -> int: ...
+def lane_isa() -> str:
+    """The instruction set the lane engine uses here: "avx512", "avx2" or "generic" (``RFA_FAST_LANES`` picks)."""
+
+class Program:
+    """A compiled search space (``csrc/rfa/program.hpp``), made from the arrays of
+    :meth:`rfa_fast.space.program.ProgramBuilder.arrays`; checked when made."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], dims: int) -> None: ...
+    def screen(
+        self,
+        rows: np.ndarray,
+        columns: list[np.ndarray],
+        resolutions: npt.NDArray[np.int64],
+        ignore_1x1: bool = False,
+        threads: int = 0,
+        i_min: bool = True,
+    ) -> dict[str, np.ndarray]:
+        """The per-graph arrays of :func:`analyze_batch` for the candidates ``rows`` [B, C]
+        (uint8, int32 or int64 choice indices) and their ``columns`` arrays [B, width], plus
+        ``materialized`` (bool [B]: answered by the general engine, not the lanes)."""
+    def materialize(self, rows: np.ndarray, columns: list[np.ndarray], candidate: int) -> dict[str, np.ndarray]:
+        """Candidate ``candidate`` as one graph's batch arrays, plus ``origin`` (its template node per node)."""
+    @property
+    def lanes(self) -> bool: ...
+    @property
+    def isotropic(self) -> bool: ...
+    @property
+    def slots(self) -> int: ...
 
 __all__: Any

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _core
 from .batch import GraphBatch
-from .errors import ResolutionError, SpecError
+from .errors import GraphError, ResolutionError, SpecError
 from .graph import Graph
 from .report import Report
 from .results import ScreenResult
@@ -156,8 +156,35 @@ def screen(
     if len(b) == 0:
         raise SpecError("the batch is empty")
     res = resolutions_array(resolutions, b.dims)
-    raw = _core.analyze_batch(b.arrays, res, ignore_1x1, threads or 0, False, i_min)
+    raw = _screen_in_lanes(b, res, ignore_1x1, threads, i_min)
+    if raw is None:
+        raw = _core.analyze_batch(b.arrays, res, ignore_1x1, threads or 0, False, i_min)
     return ScreenResult(raw, res, names=b.names)
+
+
+# A batch this large, all of one topology, runs in the space engine's lanes:
+# compiling it costs about a millisecond, which the lanes win back from here on.
+_LANES_MIN_GRAPHS = 64
+_LANES_MIN_NODES = 20_000
+
+
+def _screen_in_lanes(
+    b: GraphBatch, res: np.ndarray, ignore_1x1: bool, threads: int | None, i_min: bool
+) -> dict[str, np.ndarray] | None:
+    """The per-graph results of a same-topology batch through the lanes (None: not such a batch)."""
+    if len(b) < _LANES_MIN_GRAPHS or b.n_nodes < _LANES_MIN_NODES:
+        return None
+    from .space.batched import batch_program
+
+    compiled = batch_program(b.arrays, b.dims)
+    if compiled is None:
+        return None
+    program, columns = compiled
+    rows = np.zeros((len(b), 0), np.uint8)
+    try:
+        return program.core.screen(rows, columns, res, ignore_1x1, threads or 0, i_min)  # type: ignore[no-any-return]
+    except GraphError:
+        return None  # a bad value: the general path names it in the batch's own terms
 
 
 def _chain_array(x: Any, name: str) -> np.ndarray:
@@ -206,17 +233,20 @@ def screen_chains(
     >>> rfa_fast.screen_chains(k, s, resolutions=32).n_unproductive[:, 0].tolist()  # strided: 32, 16, 8, 4, 2
     [0, 1]
     """
-    arrays = [_chain_array(kernel, "kernel"), _chain_array(stride, "stride")]
-    arrays.append(np.ones_like(arrays[0]) if dilation is None else _chain_array(dilation, "dilation"))
+    named = [(_chain_array(kernel, "kernel"), "kernel"), (_chain_array(stride, "stride"), "stride")]
+    if dilation is not None:
+        named.append((_chain_array(dilation, "dilation"), "dilation"))
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
             raise SpecError(f"padding must be 'same', 'valid' or (pad_begin, pad_end), got {padding!r}")
-        if padding == "valid":
-            arrays += [np.zeros_like(arrays[0]), np.zeros_like(arrays[0])]
     else:
-        arrays += [_chain_array(padding[0], "pad_begin"), _chain_array(padding[1], "pad_end")]
+        named += [
+            (_chain_array(padding[0], "pad_begin"), "pad_begin"),
+            (_chain_array(padding[1], "pad_end"), "pad_end"),
+        ]
+    arrays = [a for a, _ in named]
     B, L = arrays[0].shape[:2]
-    for a, name in zip(arrays, ("kernel", "stride", "dilation", "pad_begin", "pad_end")):
+    for a, name in named:
         if a.shape[:2] != (B, L):
             raise SpecError(f"{name} has shape {a.shape}, kernel has [B, L] = {(B, L)}")
     per_axis = [a.shape[2] for a in arrays if a.ndim == 3]
@@ -225,33 +255,30 @@ def screen_chains(
         raise SpecError(f"per-axis arrays disagree on the number of axes: {per_axis}")
     res = resolutions_array(resolutions, D)
     if channels is None:
-        ch = np.zeros((0, 0), np.int64)
+        ch = None
     else:
         ch = np.ascontiguousarray(channels, dtype=np.int64)
         if ch.shape != (B, L + 1):
             raise SpecError(f"channels must be [B, L+1] = {(B, L + 1)}, got {ch.shape}")
-    # Same parameters on every axis and square inputs: every axis gives the
-    # same numbers, so compute one and copy it (not with channels: the cost
-    # is a product over the axes).
-    one_axis = not per_axis and channels is None and bool((res == res[:, :1]).all())
-    if one_axis:
-        arrays = [a[:, :, None] for a in arrays]
-    else:
-        arrays = [np.ascontiguousarray(np.broadcast_to(a[:, :, None], (B, L, D))) if a.ndim == 2 else a for a in arrays]
-    empty = np.zeros((0, 0, 0), np.int32)
-    pb, pe = (arrays[3], arrays[4]) if len(arrays) == 5 else (empty, empty)
-    raw = _core.screen_chains(
-        arrays[0],
-        arrays[1],
-        arrays[2],
-        pb,
-        pe,
-        ch,
-        np.ascontiguousarray(res[:, :1]) if one_axis else res,
-        ignore_1x1,
-        threads or 0,
-    )
-    if one_axis and D > 1:
-        for key in ("i_min_axes", "i_max_axes", "graph_rf_max"):
-            raw[key] = np.repeat(raw[key], D, axis=1)
+    from .space.batched import chain_program
+
+    # chains are a space whose every attribute is a per-candidate column (the space engine's lanes)
+    per_axis_arrays = bool(per_axis)
+    padding_kind = padding if isinstance(padding, str) else "explicit"
+    program = chain_program(L, D, per_axis_arrays, dilation is not None, padding_kind, ch is not None)
+    columns = [
+        np.ascontiguousarray(
+            np.broadcast_to(a[:, :, None], (B, L, D)) if (per_axis_arrays and a.ndim == 2) else a
+        ).reshape(B, -1)
+        for a in arrays
+    ]
+    if ch is not None:
+        columns.append(ch)
+    rows = np.zeros((B, 0), np.uint8)
+    try:
+        raw = program.core.screen(rows, columns, res, ignore_1x1, threads or 0, True)
+    except GraphError as e:
+        layer = e.node_index - 1  # node 0 is the input
+        msg = str(e).replace(f"template node {e.node_index}", f"layer {layer}")
+        raise GraphError(msg, e.graph_index, layer) from None
     return ScreenResult(raw, res, names=None)

@@ -28,7 +28,8 @@ const T* get(const py::dict& arrays, const char* name, int ndim, int64_t len0, i
   py::handle h = arrays[name];
   if (!py::isinstance<py::array>(h)) raise_graph_error(std::string("batch array '") + name + "' is not a numpy array");
   auto a = py::reinterpret_borrow<py::array>(h);
-  if (!a.dtype().is(py::dtype::of<T>())) {
+  // equal, not identical: numpy makes new dtype objects (unpickling, some views)
+  if (!a.dtype().equal(py::dtype::of<T>())) {
     raise_graph_error(std::string("batch array '") + name + "' has dtype " + std::string(py::str(a.dtype())) +
                       ", expected " + dtype_name(py::dtype::of<T>().kind(), sizeof(T)));
   }

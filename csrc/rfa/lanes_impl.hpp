@@ -74,6 +74,18 @@ inline V splat(int64_t x) { return V{} + x; }
 inline V vmin(V a, V b) { return a < b ? a : b; }
 inline V vmax(V a, V b) { return a > b ? a : b; }
 inline V bit(V mask) { return mask & 1; }  // a mask as 0/1
+// OR of every lane, by halving (no per-lane extraction)
+inline int64_t lanes_or(V m) {
+#if RFA_LANES_BYTES == 64
+  m |= __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+  m |= __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+#elif RFA_LANES_BYTES == 32
+  m |= __builtin_shufflevector(m, m, 2, 3, 0, 1);
+#endif
+  return m[0] | m[1];
+}
+inline bool any_lane(V mask) { return lanes_or(mask) != 0; }
+inline bool all_lanes(V mask) { return lanes_or(~mask) == 0; }
 // Conversions through the double's bit pattern, for 0 <= x < 2^52: exact,
 // and vector code on every instruction set (AVX2 has no int64 <-> double).
 constexpr int64_t kMagicBits = 0x4330000000000000;  // the double 2^52
@@ -83,6 +95,8 @@ inline VD to_double(V x) { return reinterpret_cast<VD>(x | kMagicBits) - kMagic;
 // rounds across an integer there, and rounding it to an integer is off by
 // at most one, corrected by a comparison
 inline V floor_div(V x, V q) {
+  // strides are powers of two almost always, and so is Q, their product: a shift
+  if (all_lanes((q & (q - 1)) == 0)) return x >> ((reinterpret_cast<V>(to_double(q)) >> 52) - 1023);  // 2^e as a double: exponent bits e + 1023
   const VD qd = to_double(x) / to_double(q);
   const V n = reinterpret_cast<V>(qd + kMagic) & ((int64_t(1) << 52) - 1);
   return n + (to_double(n) > qd);  // the comparison is -1 where n rounded up
@@ -134,9 +148,10 @@ class Tile {
   void run(int64_t b0, int64_t nb, bool first_pass) {
     b0_ = b0;
     nb_ = nb;
+    nv_ = static_cast<int>((nb + kPer - 1) / kPer);  // a small call runs only the vectors it fills
     load();
     for (size_t i = 0; i < cnt_.size(); ++i) cnt_[i] = V{};
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       imin_sq_[v] = splat(1);
       params_[v] = V{};
       macs_d_[v] = VD{};
@@ -153,11 +168,17 @@ class Tile {
       switch (p_.kind[t]) {
         case INPUT: input(t); break;
         case WINDOW:
-          window_rules(t);
-          if (Dc_ == 1 && r1) window<true>(t);
-          else window<false>(t);
+          if (Dc_ == 1 && r1) {
+            window1(t);
+          } else {
+            window_rules(t);
+            window(t);
+          }
           break;
-        case MERGE: merge(t); break;
+        case MERGE:
+          if (Dc_ == 1 && r1 && !p_.collapse[t]) merge1(t);
+          else merge(t);
+          break;
         case GLOBAL: global(t); break;
         case IDENTITY: identity(t); break;
         default: select(t); break;  // SELECT: a lane program has no TRANSPOSED/RESIZE
@@ -175,6 +196,7 @@ class Tile {
   const Outputs& out_;
   const int D_, Dc_, block_;
   int64_t b0_ = 0, nb_ = 0, r0_ = 0, Rc_ = 1;
+  int nv_ = NV;  // vectors of the tile in use
   Vecs vals_;  // [param][vector]
   Vecs on_;    // [scope][vector], masks
   Vecs st_;    // [slot][state field][vector]
@@ -201,20 +223,20 @@ class Tile {
     for (int f = 0; f < block_; ++f) {
       const V* a = state(from, f);
       V* b = state(to, f);
-      for (int v = 0; v < NV; ++v) b[v] = take[v] ? a[v] : b[v];
+      for (int v = 0; v < nv_; ++v) b[v] = take[v] ? a[v] : b[v];
     }
   }
   // Node t's lanes where set: `flags`, no unproductive mask, benign fields.
   void clear_where(int64_t t, const V* set, int64_t flags) {
     V *f = fl(t), *u = um(t);
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       f[v] = set[v] ? splat(flags) : f[v];
       u[v] = set[v] ? V{} : u[v];
     }
     for (int d = 0; d < Dc_; ++d)
       for (int k = 0; k < kAxisState; ++k) {
         V* a = ax(t, k, d);
-        for (int v = 0; v < NV; ++v) a[v] = set[v] ? splat(kBenign[k]) : a[v];
+        for (int v = 0; v < nv_; ++v) a[v] = set[v] ? splat(kBenign[k]) : a[v];
       }
   }
 
@@ -222,7 +244,7 @@ class Tile {
   void load() {
     for (int64_t col = 0; col < p_.C; ++col) {
       V* out = rows_.data() + col * NV;
-      for (int w = 0; w < kLanes; ++w) {
+      for (int w = 0; w < nv_ * kPer; ++w) {
         const int64_t b = b0_ + (w < nb_ ? w : 0);  // spare lanes repeat the first candidate
         const int64_t x = c_.row(b, p_.C, col);
         if (x < 0 || x >= p_.n_options[col])
@@ -233,38 +255,67 @@ class Tile {
         out[w / kPer][w % kPer] = x;
       }
     }
-    for (int32_t id : p_.varying) {
+    for (int32_t id : p_.tabled) {
       const Param& q = p_.params[id];
       V* out = vals_.data() + static_cast<size_t>(id) * NV;
-      if (q.kind == P_TABLE) {
-        const int64_t* table = p_.pool.data() + q.value;
-        V key[NV] = {};
-        for (int64_t j = p_.key_ptr[q.key]; j < p_.key_ptr[q.key + 1]; ++j) {
-          const V* r = rows_.data() + p_.key_col[j] * NV;
-          for (int v = 0; v < NV; ++v) key[v] += r[v] * p_.key_mult[j];
-        }
-        for (int w = 0; w < kLanes; ++w) out[w / kPer][w % kPer] = table[key[w / kPer][w % kPer]];
-      } else {
-        for (int w = 0; w < kLanes; ++w) {
-          const int64_t b = b0_ + (w < nb_ ? w : 0);
-          const int64_t x = c_.column(q.value, b, q.key);
-          if (x < q.lo || x > q.hi || (p_.param_no_pass[id] && x == M_PASS)) bad_value(p_, b, id, x);
-          out[w / kPer][w % kPer] = x;
-        }
+      const int64_t* table = p_.pool.data() + q.value;
+      V key[NV] = {};
+      for (int64_t j = p_.key_ptr[q.key]; j < p_.key_ptr[q.key + 1]; ++j) {
+        const V* r = rows_.data() + p_.key_col[j] * NV;
+        for (int v = 0; v < nv_; ++v) key[v] += r[v] * p_.key_mult[j];
+      }
+      for (int w = 0; w < nv_ * kPer; ++w) out[w / kPer][w % kPer] = table[key[w / kPer][w % kPer]];
+    }
+    for (size_t j = 0; j < p_.column_param.size(); ++j) {
+      switch (c_.columns[j].bytes) {
+        case 1: load_columns<uint8_t>(j); break;
+        case 4: load_columns<int32_t>(j); break;
+        default: load_columns<int64_t>(j); break;
       }
     }
     for (size_t s = 1; s < p_.scope_parent.size(); ++s) {
       const V* parent = on_.data() + p_.scope_parent[s] * NV;
       const V* cond = v(p_.scope_param[s]);
-      for (int j = 0; j < NV; ++j) on_[s * NV + j] = parent[j] & (cond[j] != 0);
+      for (int j = 0; j < nv_; ++j) on_[s * NV + j] = parent[j] & (cond[j] != 0);
     }
+  }
+
+  // The parameters read from column array j: candidate by candidate (each
+  // one's row of the array is contiguous), then checked a vector at a time.
+  template <class T>
+  void load_columns(size_t j) {
+    const std::vector<int32_t>& ids = p_.column_param[j];
+    const std::vector<int32_t>& xs = p_.column_index[j];
+    if (ids.empty()) return;
+    const Candidates::Column& col = c_.columns[j];
+    const T* data = static_cast<const T*>(col.data);
+    const size_t n = ids.size();
+    for (int w = 0; w < nv_ * kPer; ++w) {
+      const T* row = data + (b0_ + (w < nb_ ? w : 0)) * col.width;  // spare lanes repeat the first candidate
+      for (size_t i = 0; i < n; ++i) vals_[static_cast<size_t>(ids[i]) * NV + w / kPer][w % kPer] = row[xs[i]];
+    }
+    V badv{};
+    for (size_t i = 0; i < n; ++i) {
+      const Param& q = p_.params[ids[i]];
+      const V* got = v(ids[i]);
+      for (int k = 0; k < nv_; ++k)
+        badv |= (got[k] < q.lo) | (got[k] > q.hi) | (p_.param_no_pass[ids[i]] ? (got[k] == M_PASS) : V{});
+    }
+    if (!any_lane(badv)) return;
+    // name the first candidate at fault, and its first value out of range
+    for (int w = 0; w < nv_ * kPer; ++w)
+      for (size_t i = 0; i < n; ++i) {
+        const Param& q = p_.params[ids[i]];
+        const int64_t x = v(ids[i])[w / kPer][w % kPer];
+        if (x < q.lo || x > q.hi || (p_.param_no_pass[ids[i]] && x == M_PASS)) bad_value(p_, b0_ + (w < nb_ ? w : 0), ids[i], x);
+      }
   }
 
   // The lanes' mode at node t: absent where its scope is off.
   void modes(int64_t t, V* md) const {
     const V* o = on_.data() + static_cast<size_t>(p_.scope[t]) * NV;
     const V* m = node_v(t, F_MODE);
-    for (int v = 0; v < NV; ++v) md[v] = o[v] ? m[v] : splat(M_NONE);
+    for (int v = 0; v < nv_; ++v) md[v] = o[v] ? m[v] : splat(M_NONE);
   }
 
   // -- resolutions -----------------------------------------------------------
@@ -300,7 +351,7 @@ class Tile {
   void count(int k, const V* mask) {
     for (int64_t r = 0; r < Rc_; ++r) {
       V* c = counter(k, r);
-      for (int v = 0; v < NV; ++v) c[v] += (mask[v] >> r) & 1;
+      for (int v = 0; v < nv_; ++v) c[v] += (mask[v] >> r) & 1;
     }
   }
 
@@ -308,8 +359,8 @@ class Tile {
   void spatial(int64_t t, const V* sp, bool windowed) {
     V tc[3 * NV], crit[NV], part[NV];
     for (int d = 0; d < Dc_; ++d)
-      for (int v = 0; v < NV; ++v) tc[d * NV + v] = ax(t, S_RMIN, d)[v];
-    for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) tc[d * NV + v] = ax(t, S_RMIN, d)[v];
+    for (int v = 0; v < nv_; ++v) {
       const V all = below_all(tc, v);
       crit[v] = sp[v] ? all : V{};
       part[v] = sp[v] ? below_any(tc, v) & ~all : V{};
@@ -318,7 +369,7 @@ class Tile {
     count(N_P, part);
     for (int d = 0; d < Dc_; ++d) {
       const V* r = ax(t, S_RMAX, d);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         rfmax_[d][v] = sp[v] ? vmax(rfmax_[d][v], r[v]) : rfmax_[d][v];
         if (windowed) imax_[d][v] = sp[v] ? vmax(imax_[d][v], r[v]) : imax_[d][v];
       }
@@ -329,7 +380,7 @@ class Tile {
   void input(int64_t t) {
     V md[NV], none[NV], sp[NV];
     modes(t, md);
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       none[v] = md[v] == M_NONE;
       sp[v] = ~none[v];
       fl(t)[v] = splat(FL_CONN | FL_ALIGNED);
@@ -337,7 +388,7 @@ class Tile {
     }
     for (int d = 0; d < Dc_; ++d)
       for (int k = 0; k < kAxisState; ++k)
-        for (int v = 0; v < NV; ++v) ax(t, k, d)[v] = splat(kBenign[k]);  // J 1, C 0, rf 1, map I
+        for (int v = 0; v < nv_; ++v) ax(t, k, d)[v] = splat(kBenign[k]);  // J 1, C 0, rf 1, map I
     clear_where(t, none, FL_NONE);
     spatial(t, sp, false);
   }
@@ -347,9 +398,9 @@ class Tile {
     modes(t, md);
     const V* s = node_v(t, F_SEL);
     const int32_t* pb = p_.pred.data() + p_.pred_ptr[t];
-    for (int v = 0; v < NV; ++v) none[v] = (md[v] == M_NONE) | (s[v] < 0);
+    for (int v = 0; v < nv_; ++v) none[v] = (md[v] == M_NONE) | (s[v] < 0);
     for (int64_t e = 0; e < p_.n_preds(t); ++e) {
-      for (int v = 0; v < NV; ++v) take[v] = ~none[v] & (s[v] == e);
+      for (int v = 0; v < nv_; ++v) take[v] = ~none[v] & (s[v] == e);
       blend_from(pb[e], t, take);
     }
     clear_where(t, none, FL_NONE);
@@ -358,10 +409,10 @@ class Tile {
   void identity(int64_t t) {
     V md[NV], all[NV], none[NV], sp[NV];
     modes(t, md);
-    for (int v = 0; v < NV; ++v) all[v] = splat(-1);
+    for (int v = 0; v < nv_; ++v) all[v] = splat(-1);
     blend_from(p_.pred[p_.pred_ptr[t]], t, all);
     V *f = fl(t), *u = um(t);
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       const V fi = f[v];
       const V node = md[v] == M_NODE;
       const V conn = (fi & FL_CONN) != 0;
@@ -383,9 +434,9 @@ class Tile {
     modes(t, md);
     for (int64_t e = p_.pred_ptr[t]; e < p_.pred_ptr[t + 1]; ++e) {
       const V* f = fl(p_.pred[e]);
-      for (int v = 0; v < NV; ++v) any[v] |= f[v];
+      for (int v = 0; v < nv_; ++v) any[v] |= f[v];
     }
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       none[v] = md[v] == M_NONE;
       conn[v] = ~none[v] & ((any[v] & FL_CONN) != 0);
       fl(t)[v] = conn[v] ? (any[v] & FL_CTX) | (FL_CONN | FL_GLOBAL | FL_ALIGNED) : V{};
@@ -393,11 +444,11 @@ class Tile {
     }
     for (int d = 0; d < Dc_; ++d)
       for (int k = 0; k < kAxisState; ++k)
-        for (int v = 0; v < NV; ++v) ax(t, k, d)[v] = splat(kBenign[k]);
+        for (int v = 0; v < nv_; ++v) ax(t, k, d)[v] = splat(kBenign[k]);
     clear_where(t, none, FL_NONE);
     // a dense layer: c_in * c_out parameters, and as many MACs (its map is 1x1)
     const V *wt = node_v(t, F_WEIGHTED), *ci = node_v(t, F_C_IN), *co = node_v(t, F_C_OUT);
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       const V has = conn[v] & (wt[v] != 0) & (ci[v] > 0) & (co[v] > 0);
       const V small = (ci[v] < kSmall) & (co[v] < kSmall);
       const VD pd = to_double(small ? ci[v] : V{}) * to_double(small ? co[v] : V{});
@@ -415,14 +466,14 @@ class Tile {
     modes(t, md);
     const int32_t* pb = p_.pred.data() + p_.pred_ptr[t];
     const int64_t n_in = p_.n_preds(t);
-    for (int v = 0; v < NV; ++v) none[v] = md[v] == M_NONE;
+    for (int v = 0; v < nv_; ++v) none[v] = md[v] == M_NONE;
     if (p_.collapse[t]) {
       // left with one input it is that input; with none it is absent
       V count[NV] = {}, last[NV];
-      for (int v = 0; v < NV; ++v) last[v] = splat(-1);
+      for (int v = 0; v < nv_; ++v) last[v] = splat(-1);
       for (int64_t e = 0; e < n_in; ++e) {
         const V* f = fl(pb[e]);
-        for (int v = 0; v < NV; ++v) {
+        for (int v = 0; v < nv_; ++v) {
           const V here = (f[v] & FL_NONE) == 0;
           count[v] -= here;
           last[v] = here ? splat(e) : last[v];
@@ -430,10 +481,10 @@ class Tile {
       }
       for (int64_t e = 0; e < n_in; ++e) {
         V take[NV];
-        for (int v = 0; v < NV; ++v) take[v] = ~none[v] & (count[v] == 1) & (last[v] == e);
+        for (int v = 0; v < nv_; ++v) take[v] = ~none[v] & (count[v] == 1) & (last[v] == e);
         blend_from(pb[e], t, take);
       }
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         pass[v] = ~none[v] & (count[v] == 1);
         none[v] |= count[v] == 0;
       }
@@ -441,9 +492,9 @@ class Tile {
     // the merge proper, where neither absent nor collapsed
     V any_conn[NV] = {}, any_glob[NV] = {}, ctx[NV] = {}, have[NV] = {}, aligned[NV], mask[NV] = {};
     V J[3][NV], C2[3][NV], lo[3][NV], hi[3][NV], Z[3][NV], A[3][NV], Q[3][NV];
-    for (int v = 0; v < NV; ++v) aligned[v] = splat(-1);
+    for (int v = 0; v < nv_; ++v) aligned[v] = splat(-1);
     for (int d = 0; d < Dc_; ++d)
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         J[d][v] = C2[d][v] = A[d][v] = V{};
         Z[d][v] = Q[d][v] = splat(1);
         lo[d][v] = splat(kInt64Max);
@@ -453,7 +504,7 @@ class Tile {
       const int64_t q = pb[e];
       const V *f = fl(q), *u = um(q);
       V sp[NV], first[NV], other[NV];
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         const V conn = (f[v] & FL_CONN) != 0, glob = (f[v] & FL_GLOBAL) != 0;
         mask[v] |= u[v];
         any_conn[v] |= conn;
@@ -467,7 +518,7 @@ class Tile {
       for (int d = 0; d < Dc_; ++d) {
         const V *qJ = ax(q, S_J, d), *qC = ax(q, S_C2, d), *qlo = ax(q, S_RMIN, d), *qhi = ax(q, S_RMAX, d);
         const V *qZ = ax(q, S_Z, d), *qA = ax(q, S_A, d), *qQ = ax(q, S_Q, d);
-        for (int v = 0; v < NV; ++v) {
+        for (int v = 0; v < nv_; ++v) {
           aligned[v] &= ~(other[v] & ((qJ[v] != J[d][v]) | (qC[v] != C2[d][v])));
           J[d][v] = first[v] ? qJ[v] : J[d][v];
           C2[d][v] = first[v] ? qC[v] : C2[d][v];
@@ -487,7 +538,7 @@ class Tile {
       }
     }
     V sp[NV];
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       const V node = ~none[v] & ~pass[v];
       sp[v] = node & have[v];
       const V glob_only = any_conn[v] & ~have[v];
@@ -500,7 +551,7 @@ class Tile {
     for (int d = 0; d < Dc_; ++d) {
       V *oJ = ax(t, S_J, d), *oC = ax(t, S_C2, d), *olo = ax(t, S_RMIN, d), *ohi = ax(t, S_RMAX, d);
       V *oZ = ax(t, S_Z, d), *oA = ax(t, S_A, d), *oQ = ax(t, S_Q, d);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         oJ[v] = sp[v] ? J[d][v] : oJ[v];
         oC[v] = sp[v] ? C2[d][v] : oC[v];
         olo[v] = sp[v] ? lo[d][v] : olo[v];
@@ -520,14 +571,14 @@ class Tile {
   void window_rules(int64_t t) {
     modes(t, md_);
     const V *pm = node_v(t, F_PAD_MODE), *cm = node_v(t, F_CEIL_MODE);
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       ok_[v] = splat(-1);
       rated_[v] = opt_.ignore_1x1 ? V{} : splat(-1);
     }
     for (int d = 0; d < Dc_; ++d) {
       const V *K = axis_v(t, F_KERNEL, d), *S = axis_v(t, F_STRIDE, d), *DL = axis_v(t, F_DILATION, d);
       const V *PB = axis_v(t, F_PAD_BEGIN, d), *PE = axis_v(t, F_PAD_END, d);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         // a window wider than 2^17 would take products out of range: the general engine has it
         const V k0 = DL[v] * (K[v] - 1) + 1;
         const V wide = k0 > kWide;
@@ -559,38 +610,39 @@ class Tile {
     VD pd[NV];
     bool divide = false;
     V per[NV];
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       const V has = (wt[v] != 0) & (ci[v] > 0) & (co[v] > 0);
       const V small = (ci[v] < kSmall) & (co[v] < kSmall);
       // c_in / groups: groups is 1 or c_in (depthwise) almost always
       per[v] = (gr[v] == 1) ? ci[v] : (gr[v] == ci[v]) ? splat(1) : V{};
       const V other = has & (gr[v] != 1) & (gr[v] != ci[v]);
-      for (int l = 0; l < kPer; ++l) divide |= other[l] != 0;
+      divide |= any_lane(other);
       ok_[v] &= ~has | small;
       P_[v] = (has & small) ? co[v] : V{};
     }
     if (divide)
-      for (int w = 0; w < kLanes; ++w) per[w / kPer][w % kPer] = ci[w / kPer][w % kPer] / gr[w / kPer][w % kPer];
-    for (int v = 0; v < NV; ++v) {
+      for (int w = 0; w < nv_ * kPer; ++w) per[w / kPer][w % kPer] = ci[w / kPer][w % kPer] / gr[w / kPer][w % kPer];
+    for (int v = 0; v < nv_; ++v) {
       P_[v] *= per[v];
       pd[v] = to_double(P_[v] != 0 ? co[v] : V{}) * to_double(P_[v] != 0 ? per[v] : V{});
     }
     for (int d = 0; d < D_; ++d) {
       const V* K = axis_v(t, F_KERNEL, d < Dc_ ? d : 0);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         pd[v] *= to_double(K[v]);
         P_[v] = (pd[v] < kMacBound) ? P_[v] * K[v] : V{};
       }
     }
-    for (int v = 0; v < NV; ++v) ok_[v] &= (pd[v] < kMacBound) | (P_[v] == 0);
+    for (int v = 0; v < nv_; ++v) ok_[v] &= (pd[v] < kMacBound) | (P_[v] == 0);
   }
 
-  template <bool R1>  // R1: one computed axis and one resolution, every mask one comparison
+  // Any number of computed axes and resolutions (window1() is the common case in one pass).
   void window(int64_t t) {
+    constexpr bool R1 = false;
     const int64_t in = p_.pred[p_.pred_ptr[t]];
     const V *fi = fl(in), *ui = um(in);
     V sp[NV], pass[NV], glob[NV], oob[NV] = {}, u[NV];
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       const V conn = (fi[v] & FL_CONN) != 0, g = (fi[v] & FL_GLOBAL) != 0, node = md_[v] == M_NODE;
       pass[v] = md_[v] == M_PASS;
       sp[v] = node & conn & ~g & ok_[v];
@@ -603,7 +655,7 @@ class Tile {
       const V *Z = ax(in, S_Z, d), *A = ax(in, S_A, d), *Q = ax(in, S_Q, d);
       V *oJ = ax(t, S_J, d), *oC = ax(t, S_C2, d), *olo = ax(t, S_RMIN, d), *ohi = ax(t, S_RMAX, d);
       V *oZ = ax(t, S_Z, d), *oA = ax(t, S_A, d), *oQ = ax(t, S_Q, d);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         // fields (docs/semantics.md, WINDOW), the map form, the thresholds:
         // (a) I <= rf_min(p) and I < rf_min(v); (b) fmap(p) <= k'
         const V s = s_[d][v], kp = kp_[d][v];
@@ -626,7 +678,7 @@ class Tile {
         oQ[v] = p ? Q[v] : keep ? qo : splat(1);
       }
     }
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       bad_[v] |= sp[v] & oob[v];
       sp[v] &= ~oob[v];
     }
@@ -636,7 +688,7 @@ class Tile {
       const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
       V *nu = counter(N_U, 0), *nb = counter(N_B, 0), *nc = counter(N_C, 0), *np = counter(N_P, 0);
       const V* rlo = ax(t, S_RMIN, 0);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         const V un = sp[v] & rated_[v] & ((Ihi < Ta[v]) | (Ihi < Tb[v]));
         const V crit = sp[v] & (Ihi < rlo[v]);
         u[v] = bit(un);
@@ -647,7 +699,7 @@ class Tile {
       }
     } else {
       V nb[NV];
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         u[v] = (sp[v] & rated_[v]) ? below_all(Ta, v) | below_all(Tb, v) : V{};
         nb[v] = u[v] & ~ui[v];
       }
@@ -655,7 +707,7 @@ class Tile {
       count(N_B, nb);
       spatial(t, sp, false);  // critical counts (rf_max below)
     }
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       const V f = fi[v], conn = (f & FL_CONN) != 0;
       const V present = conn ? (glob[v] ? (f & FL_CTX) | (FL_CONN | FL_GLOBAL | FL_ALIGNED) : (f & FL_CTX) | (FL_CONN | FL_ALIGNED))
                              : V{};
@@ -664,10 +716,10 @@ class Tile {
       uo[v] = pass[v] ? ui[v] : sp[v] ? (rated_[v] ? u[v] : ui[v]) : V{};
     }
     V tmin_a[NV], tmin_b[NV];
-    for (int v = 0; v < NV; ++v) tmin_a[v] = tmin_b[v] = splat(kNever);
+    for (int v = 0; v < nv_; ++v) tmin_a[v] = tmin_b[v] = splat(kNever);
     for (int d = 0; d < Dc_; ++d) {
       const V* r = ax(t, S_RMAX, d);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         const V ta = Ta[d * NV + v], tb = Tb[d * NV + v];
         const V on = sp[v] & rated_[v];
         tmin_a[v] = vmin(tmin_a[v], ta);
@@ -677,16 +729,14 @@ class Tile {
         imax_[d][v] = sp[v] ? vmax(imax_[d][v], r[v]) : imax_[d][v];
       }
     }
-    for (int v = 0; v < NV; ++v)
+    for (int v = 0; v < nv_; ++v)
       imin_sq_[v] = (sp[v] & rated_[v]) ? vmax(imin_sq_[v], vmax(tmin_a[v], tmin_b[v])) : imin_sq_[v];
     // MACs: P times the map over every axis (1 after global pooling)
     V any{};
-    for (int v = 0; v < NV; ++v) any |= (sp[v] | glob[v]) & P_[v];
-    bool cost = false;
-    for (int l = 0; l < kPer; ++l) cost |= any[l] != 0;
-    if (!cost) return;
+    for (int v = 0; v < nv_; ++v) any |= (sp[v] | glob[v]) & P_[v];
+    if (!any_lane(any)) return;
     V P[NV];
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < nv_; ++v) {
       P[v] = (sp[v] | glob[v]) ? P_[v] : V{};
       params_[v] = add_wrap(params_[v], P[v]);
       macs_d_[v] += to_double(P[v]);
@@ -694,7 +744,7 @@ class Tile {
     for (int64_t r = 0; r < Rc_; ++r) {
       VD mdbl[NV];
       V m[NV];
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         mdbl[v] = to_double(P[v]);
         m[v] = P[v];
       }
@@ -702,7 +752,7 @@ class Tile {
         const int e = d < Dc_ ? d : 0;
         const int64_t I = I_[r * D_ + d];
         const V *Z = ax(t, S_Z, e), *A = ax(t, S_A, e), *Q = ax(t, S_Q, e);
-        for (int v = 0; v < NV; ++v) {
+        for (int v = 0; v < nv_; ++v) {
           const V inside = splat(I) >= Z[v];  // then I + A >= Q > 0
           const V f = glob[v] ? splat(1) : inside ? floor_div(inside ? I + A[v] : V{}, Q[v]) : V{};
           mdbl[v] *= to_double(f);
@@ -710,12 +760,188 @@ class Tile {
         }
       }
       V *macs = counter(N_MACS, r), *macs_u = counter(N_MACS_U, r);
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < nv_; ++v) {
         bad_[v] |= ~(mdbl[v] < kMacBound);
         macs_d_[v] += mdbl[v];
         macs[v] = add_wrap(macs[v], m[v]);
         macs_u[v] = add_wrap(macs_u[v], ((u[v] >> r) & 1) != 0 ? m[v] : V{});
       }
+    }
+  }
+
+  // -- the common case in one pass: one computed axis, one resolution ----------
+  // The same rules as window_rules() + window() and merge(), every
+  // intermediate in registers, one loop over the tile's vectors.
+
+  // Parameters and MACs at resolution 0 of a window with (sp | glob) lanes;
+  // f = the output map's form on the computed axis (Z, A, Q).
+  void window_cost(int64_t t, int v, V sp, V glob, V un, V taps, V Z, V A, V Q) {
+    const V *wt = node_v(t, F_WEIGHTED), *ci = node_v(t, F_C_IN), *co = node_v(t, F_C_OUT), *gr = node_v(t, F_GROUPS);
+    const V has = (sp | glob) & (wt[v] != 0) & (ci[v] > 0) & (co[v] > 0);
+    if (!any_lane(has)) return;
+    V per = (gr[v] == 1) ? ci[v] : (gr[v] == ci[v]) ? splat(1) : V{};
+    const V other = has & (gr[v] != 1) & (gr[v] != ci[v]);
+    if (any_lane(other))
+      for (int l = 0; l < kPer; ++l)
+        if (other[l]) per[l] = ci[v][l] / gr[v][l];
+    const V small = (co[v] < kSmall) & (per < kSmall);
+    VD pd = to_double(small ? co[v] : V{}) * to_double(small ? per : V{});
+    V P = (has & small) ? co[v] * per : V{};
+    VD md = VD{} + 1.0;
+    V m = splat(1);
+    // every axis alike here (one computed axis): at a square resolution one map size, raised to D
+    const bool square = Imax_[0] == Imin_[0];
+    V f0{};
+    for (int d = 0; d < D_; ++d) {
+      pd *= to_double(taps);
+      P = (pd < kMacBound) ? P * taps : V{};
+      if (d == 0 || !square) {
+        const int64_t I = I_[d];
+        const V inside = splat(I) >= Z;  // then I + A >= Q > 0
+        f0 = glob ? splat(1) : inside ? floor_div(inside ? I + A : V{}, Q) : V{};
+      }
+      md *= to_double(f0);
+      m = (md < kMacBound) ? m * f0 : V{};
+    }
+    md *= pd;
+    m = (md < kMacBound) ? m * P : V{};
+    bad_[v] |= has & ~(small & (pd < kMacBound) & (md < kMacBound));
+    params_[v] = add_wrap(params_[v], P);
+    macs_d_[v] += has ? md + pd : VD{};
+    V* macs = counter(N_MACS, 0);
+    V* macs_u = counter(N_MACS_U, 0);
+    macs[v] = add_wrap(macs[v], has ? m : V{});
+    macs_u[v] = add_wrap(macs_u[v], (has & un) ? m : V{});
+  }
+
+  void window1(int64_t t) {
+    const int64_t in = p_.pred[p_.pred_ptr[t]];
+    const V *fi = fl(in), *ui = um(in);
+    const V *J = ax(in, S_J, 0), *C2 = ax(in, S_C2, 0), *lo = ax(in, S_RMIN, 0), *hi = ax(in, S_RMAX, 0);
+    const V *Z = ax(in, S_Z, 0), *A = ax(in, S_A, 0), *Q = ax(in, S_Q, 0);
+    V *fo = fl(t), *uo = um(t), *oJ = ax(t, S_J, 0), *oC = ax(t, S_C2, 0), *olo = ax(t, S_RMIN, 0);
+    V *ohi = ax(t, S_RMAX, 0), *oZ = ax(t, S_Z, 0), *oA = ax(t, S_A, 0), *oQ = ax(t, S_Q, 0);
+    const V *K = axis_v(t, F_KERNEL, 0), *S = axis_v(t, F_STRIDE, 0), *DL = axis_v(t, F_DILATION, 0);
+    const V *PB = axis_v(t, F_PAD_BEGIN, 0), *PE = axis_v(t, F_PAD_END, 0);
+    const V *pm = node_v(t, F_PAD_MODE), *cm = node_v(t, F_CEIL_MODE), *mode = node_v(t, F_MODE);
+    const V* on = on_.data() + static_cast<size_t>(p_.scope[t]) * NV;
+    const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
+    V *nu = counter(N_U, 0), *nb = counter(N_B, 0), *nc = counter(N_C, 0), *np = counter(N_P, 0);
+    const bool ignore = opt_.ignore_1x1;
+    for (int v = 0; v < nv_; ++v) {
+      const V md = on[v] ? mode[v] : splat(M_NONE);
+      // the rules (window_rules())
+      const V k0 = DL[v] * (K[v] - 1) + 1;
+      const V wide = k0 > kWide;
+      const V k = wide ? splat(1) : k0, st = S[v], m = pm[v], pb = PB[v], pe = PE[v];
+      const V same = (m == P_SAME_UPPER) | (m == P_SAME_LOWER), valid = m == P_VALID;
+      const V P = valid ? V{} : pb + pe;
+      const V total = vmax(k - st, V{});
+      const V half = total >> 1;
+      const V cpad = (m == P_SAME_UPPER) ? half : (m == P_SAME_LOWER) ? total - half : valid ? V{} : pb;
+      const V ceil = (cm[v] != 0) & ~valid & ~same;
+      const V never = k - pe > st - 1, always = k - pe <= 0;
+      const V cf = P - k + st;
+      const V z = same ? splat(1) : (ceil & always) ? vmax(k - P + 1, splat(1)) : vmax(k - P, splat(1));
+      const V c = same ? st - 1 : ~ceil ? cf : never ? cf + st - 1 : always ? cf - 1 : cf;
+      const V ok = ~wide & ~(ceil & ~never & ~always);
+      const V rated = ignore ? (k != 1) : splat(-1);
+      // the state (window())
+      const V f = fi[v], conn = (f & FL_CONN) != 0, g = (f & FL_GLOBAL) != 0, node = md == M_NODE;
+      const V pass = md == M_PASS;
+      V sp = node & conn & ~g & ok;
+      const V glob = node & conn & g;
+      const V grow = (k - 1) * J[v];
+      const V j = J[v] * st, rlo = lo[v] + grow, rhi = hi[v] + grow, c2 = C2[v] + grow - (cpad + cpad) * J[v];
+      const V zo = vmax(Z[v], z * Q[v] - A[v]), ao = A[v] + c * Q[v], qo = Q[v] * st;
+      const V Ta = vmin(vmin(lo[v] + 1, rlo), splat(kNever));
+      const V Tb = vmin(vmax(Z[v], (k + 1) * Q[v] - A[v]), splat(kNever));
+      const V out = (j > kBound) | (rhi > kBound) | (zo > kBound) | (ao > kBound) | (ao < -kBound) | (qo > kBound) |
+                    (c2 > kBound) | (c2 < -kBound);
+      bad_[v] |= (node & conn & ~g & ~ok) | (sp & out);
+      sp &= ~out;
+      oJ[v] = pass ? J[v] : sp ? j : splat(1);
+      oC[v] = pass ? C2[v] : sp ? c2 : V{};
+      olo[v] = pass ? lo[v] : sp ? rlo : splat(1);
+      ohi[v] = pass ? hi[v] : sp ? rhi : splat(1);
+      oZ[v] = pass ? Z[v] : sp ? zo : splat(1);
+      oA[v] = pass ? A[v] : sp ? ao : V{};
+      oQ[v] = pass ? Q[v] : sp ? qo : splat(1);
+      const V un = sp & rated & ((Ihi < Ta) | (Ihi < Tb));
+      const V crit = sp & (Ihi < rlo);
+      nu[v] -= un;
+      nb[v] -= un & ((ui[v] & 1) == 0);
+      nc[v] -= crit;
+      np[v] -= sp & ~crit & (Ilo < rlo);
+      const V present = conn ? (g ? (f & FL_CTX) | (FL_CONN | FL_GLOBAL | FL_ALIGNED) : (f & FL_CTX) | (FL_CONN | FL_ALIGNED))
+                             : V{};
+      fo[v] = (md == M_NONE) ? splat(FL_NONE) : pass ? f : present;
+      uo[v] = pass ? ui[v] : sp ? (rated ? bit(un) : ui[v]) : V{};
+      const V both = vmax(Ta, Tb), counted = sp & rated;
+      imin_ax_[0][v] = counted ? vmax(imin_ax_[0][v], both) : imin_ax_[0][v];
+      imin_sq_[v] = counted ? vmax(imin_sq_[v], both) : imin_sq_[v];
+      rfmax_[0][v] = sp ? vmax(rfmax_[0][v], rhi) : rfmax_[0][v];
+      imax_[0][v] = sp ? vmax(imax_[0][v], rhi) : imax_[0][v];
+      window_cost(t, v, sp, glob, un, K[v], zo, ao, qo);  // parameters count kernel taps, not the dilated extent
+    }
+  }
+
+  void merge1(int64_t t) {
+    const int32_t* pb = p_.pred.data() + p_.pred_ptr[t];
+    const int64_t n_in = p_.n_preds(t);
+    const V* mode = node_v(t, F_MODE);
+    const V* on = on_.data() + static_cast<size_t>(p_.scope[t]) * NV;
+    const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
+    V *nc = counter(N_C, 0), *np = counter(N_P, 0);
+    V *fo = fl(t), *uo = um(t), *oJ = ax(t, S_J, 0), *oC = ax(t, S_C2, 0), *olo = ax(t, S_RMIN, 0);
+    V *ohi = ax(t, S_RMAX, 0), *oZ = ax(t, S_Z, 0), *oA = ax(t, S_A, 0), *oQ = ax(t, S_Q, 0);
+    for (int v = 0; v < nv_; ++v) {
+      const V none = on[v] ? (mode[v] == M_NONE) : splat(-1);
+      V any_conn{}, any_glob{}, ctx{}, have{}, aligned = splat(-1), mask{}, bad{};
+      V J{}, C2{}, A{}, Z = splat(1), Q = splat(1), lo = splat(kInt64Max), hi{};
+      for (int64_t e = 0; e < n_in; ++e) {
+        const int64_t q = pb[e];
+        const V f = fl(q)[v];
+        const V conn = (f & FL_CONN) != 0, glob = (f & FL_GLOBAL) != 0;
+        mask |= um(q)[v];
+        any_conn |= conn;
+        ctx |= conn & f & FL_CTX;
+        any_glob |= conn & glob;
+        const V sp = conn & ~glob, first = sp & ~have, other = sp & have;
+        have |= sp;
+        const V qJ = ax(q, S_J, 0)[v], qC = ax(q, S_C2, 0)[v], qZ = ax(q, S_Z, 0)[v], qA = ax(q, S_A, 0)[v];
+        const V qQ = ax(q, S_Q, 0)[v];
+        aligned &= ~(other & ((qJ != J) | (qC != C2)));
+        J = first ? qJ : J;
+        C2 = first ? qC : C2;
+        lo = sp ? vmin(lo, ax(q, S_RMIN, 0)[v]) : lo;
+        hi = sp ? vmax(hi, ax(q, S_RMAX, 0)[v]) : hi;
+        const V same_q = qQ == Q;
+        const V they = same_q & (qA >= A) & (qZ <= Z), we = same_q & (A >= qA) & (Z <= qZ);
+        const V take = first | (other & they);
+        bad |= other & ~they & ~we;
+        Z = take ? qZ : Z;
+        A = take ? qA : A;
+        Q = take ? qQ : Q;
+      }
+      const V sp = ~none & have;
+      const V flags = (any_conn & ~have) ? ctx | (FL_CONN | FL_GLOBAL | FL_ALIGNED)
+                                          : (aligned & FL_ALIGNED) | ((ctx | any_glob) != 0 ? splat(FL_CTX) : V{}) | FL_CONN;
+      fo[v] = none ? splat(FL_NONE) : any_conn ? flags : V{};
+      uo[v] = none ? V{} : mask;
+      oJ[v] = sp ? J : splat(1);
+      oC[v] = sp ? C2 : V{};
+      olo[v] = sp ? lo : splat(1);
+      ohi[v] = sp ? hi : splat(1);
+      oZ[v] = sp ? Z : splat(1);
+      oA[v] = sp ? A : V{};
+      oQ[v] = sp ? Q : splat(1);
+      bad_[v] |= ~none & bad;
+      aligned_[v] &= ~sp | aligned;
+      const V crit = sp & (Ihi < lo);
+      nc[v] -= crit;
+      np[v] -= sp & ~crit & (Ilo < lo);
+      rfmax_[0][v] = sp ? vmax(rfmax_[0][v], hi) : rfmax_[0][v];
     }
   }
 

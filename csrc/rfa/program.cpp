@@ -197,8 +197,20 @@ void finish_program(Program& p) {
   }
 
   p.varying.clear();
-  for (int64_t i = 0; i < P; ++i)
-    if (p.params[i].kind != P_CONST && p.param_node[i] >= 0) p.varying.push_back(static_cast<int32_t>(i));
+  p.tabled.clear();
+  p.column_param.assign(p.n_column_arrays, {});
+  p.column_index.assign(p.n_column_arrays, {});
+  for (int64_t i = 0; i < P; ++i) {
+    const Param& q = p.params[i];
+    if (q.kind == P_CONST || p.param_node[i] < 0) continue;
+    p.varying.push_back(static_cast<int32_t>(i));
+    if (q.kind == P_TABLE) {
+      p.tabled.push_back(static_cast<int32_t>(i));
+    } else {
+      p.column_param[q.value].push_back(static_cast<int32_t>(i));
+      p.column_index[q.value].push_back(q.key);
+    }
+  }
 
   // state slots, reused after a node's last reader (the output is read at the end)
   std::vector<int64_t> last(T);

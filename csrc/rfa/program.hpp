@@ -71,6 +71,9 @@ struct Program {
   std::vector<int32_t> slot;        // [T] state slot of each node (slots are reused after a node's last use)
   int64_t n_slots = 0;
   std::vector<int32_t> varying;     // parameters that are not constant (evaluated per tile)
+  std::vector<int32_t> tabled;      // the varying ones read from tables
+  // per column array, the varying parameters read from it and their columns
+  std::vector<std::vector<int32_t>> column_param, column_index;
   std::vector<int64_t> param_node;  // [P] a node that reads the parameter (for messages)
   std::vector<int32_t> param_field; // [P] which of its fields
   std::vector<uint8_t> param_no_pass;  // [P] a mode of a node that cannot pass through (1 is not allowed)

@@ -11,6 +11,7 @@ every alternative and a SELECT. The graphs it stands for are the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,7 +29,9 @@ def compile_space(space: Space) -> CompiledProgram:
     """The program of a built space."""
     fused, removed = _fusions(space)
     b = ProgramBuilder(
-        space.dims, [len(c.options) for c in space.choices], [len(space.computed_values)] if space.computed_values else []
+        space.dims,
+        [len(c.options) for c in space.choices],
+        [len(space.computed_values)] if space.computed_values else [],
     )
     scope_map = [0]
     for sc in space.scopes[1:]:
@@ -96,14 +99,12 @@ def _fuse(space: Space, g: Alternatives) -> TNode | None:
     modes = [MODE_NODE if o in real else (MODE_PASS if g.options[o] == "identity" else MODE_NONE) for o in options]
     sel = space.nodes[g.select]
     axes = {f: tuple(pick(lambda n, f=f, d=d: n.axes[f][d]) for d in range(space.dims)) for f in AXIS_FIELDS}
-    fields: dict[str, Value] = {
-        f: pick(lambda n, f=f: n.get(f)) for f in NODE_FIELDS if f not in ("mode", "sel")
-    }
+    fields: dict[str, Value] = {f: pick(lambda n, f=f: n.get(f)) for f in NODE_FIELDS if f not in ("mode", "sel")}
     fields["mode"] = _per_option(g.choice, modes)
     return TNode(sel.name, first.op, first.kind, (g.source,), sel.scope, axes, fields, first.scale, first.resize_mode)
 
 
-def _per_option(choice: Choice, values: list[Value]) -> Value:
+def _per_option(choice: Choice, values: Sequence[Value]) -> Value:
     """A value that is ``values[o]`` where the choice takes option ``o``."""
     if all(isinstance(v, int) for v in values) and len(set(values)) == 1:
         return values[0]

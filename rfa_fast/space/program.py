@@ -10,7 +10,7 @@ travels to Dask workers as plain arrays).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,18 @@ class ProgramBuilder:
         """A parameter read from column ``col`` of per-candidate array ``array``."""
         return self._param(P_COLUMN, array, col)
 
+    def consts(self, values: np.ndarray) -> np.ndarray:
+        """Constant parameters for an array of values (their ids, same shape)."""
+        uniq, inverse = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
+        ids = np.array([self.const(int(u)) for u in uniq], dtype=np.int32)
+        return ids[inverse].reshape(np.shape(values))
+
+    def columns(self, array: int, cols: np.ndarray) -> np.ndarray:
+        """Column parameters for columns ``cols`` of per-candidate array ``array`` (their ids)."""
+        return np.array([self.column(array, int(c)) for c in np.asarray(cols).ravel()], dtype=np.int32).reshape(
+            np.shape(cols)
+        )
+
     def value(self, v: Value, computed_array: int = 0) -> int:
         """The parameter of a space value (computed values live in array ``computed_array``)."""
         if isinstance(v, Derived):
@@ -105,8 +117,8 @@ class ProgramBuilder:
         inputs: Sequence[int],
         *,
         scope: int = 0,
-        axes: dict[str, Sequence[int]] | None = None,
-        fields: dict[str, int] | None = None,
+        axes: Mapping[str, Sequence[int]] | None = None,
+        fields: Mapping[str, int] | None = None,
         scale: Sequence[float] | None = None,
         resize_mode: int = 0,
         collapse: bool = False,
@@ -129,6 +141,19 @@ class ProgramBuilder:
         self.scale.append(tuple(scale) if scale else (1.0,) * self.dims)
         self.resize_mode.append(int(resize_mode))
         return len(self.kind) - 1
+
+    def nodes(self, kinds: np.ndarray, pred_ptr: np.ndarray, pred: np.ndarray, field_param: np.ndarray) -> None:
+        """Append many nodes at once: kinds [n], their inputs (pred_ptr [n+1] into pred, indices among the
+        program's nodes) and every field's parameter ([n, fields] in the order of :meth:`node`)."""
+        n = len(kinds)
+        for i in range(n):
+            self.inputs.append(tuple(int(x) for x in pred[pred_ptr[i] : pred_ptr[i + 1]]))
+        self.kind.extend(int(k) for k in kinds)
+        self.scope.extend([0] * n)
+        self.collapse.extend([0] * n)
+        self.fields.extend(np.asarray(field_param, dtype=np.int64).tolist())
+        self.scale.extend([(1.0,) * self.dims] * n)
+        self.resize_mode.extend([0] * n)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays ``_core.Program`` reads."""

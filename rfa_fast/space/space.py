@@ -181,9 +181,7 @@ class Space:
         else:
             alts = list(alternatives)
             if len(alts) != len(choice.options):
-                raise SpecError(
-                    f"choose({choice.name!r}): {len(alts)} alternatives for {len(choice.options)} options"
-                )
+                raise SpecError(f"choose({choice.name!r}): {len(alts)} alternatives for {len(choice.options)} options")
         inputs: list[int] = []
         positions: list[int] = []
         record: list[None | str | tuple[int, int]] = []
@@ -209,7 +207,9 @@ class Space:
         self.groups.append(Alternatives(s, choice, x, record))
         return s
 
-    def when(self, condition: Derived | Computed, x: int, body: Callable[[int], int], *, name: str | None = None) -> int:
+    def when(
+        self, condition: Derived | Computed, x: int, body: Callable[[int], int], *, name: str | None = None
+    ) -> int:
         """An optional block: ``body(x)`` where ``condition`` holds, else ``x`` itself.
 
         ``condition`` is a 0/1 value over choices (``depth >= 3``,
@@ -497,7 +497,9 @@ class Space:
     def _row(self, row: Sequence[int] | np.ndarray) -> np.ndarray:
         r = np.asarray(row)
         if r.ndim != 1 or r.shape[0] != len(self._choices):
-            raise SpecError(f"a row of space {self.name!r} has {len(self._choices)} choice indices, got shape {r.shape}")
+            raise SpecError(
+                f"a row of space {self.name!r} has {len(self._choices)} choice indices, got shape {r.shape}"
+            )
         arr = self._rows(r[None, :])
         return arr[0]
 
@@ -560,7 +562,11 @@ class Space:
             out = body(x)
         finally:
             self._scope = outer
-        if isinstance(out, (bool, np.bool_)) or not isinstance(out, (int, np.integer)) or not 0 <= out < len(self.nodes):
+        if (
+            isinstance(out, (bool, np.bool_))
+            or not isinstance(out, (int, np.integer))
+            or not 0 <= out < len(self.nodes)
+        ):
             raise SpecError(f"a block must return a node of the space (the index its last call returned), got {out!r}")
         if self.nodes[out].scope not in self._ancestors(scope):
             raise SpecError(f"a block returned node {self.nodes[out].name!r}, which belongs to another block")
@@ -640,7 +646,7 @@ class Space:
             if m is None and pad.lower() != "explicit":
                 raise SpecError(f"pad {pad!r} is not one of {sorted(_PAD_MODES)}")
             mode = m if m is not None else PadMode.EXPLICIT
-            pb = pe = (0,) * self.dims
+            pb = pe = self._axes(0, "pad")
         else:
             pb = pe = self._axes(pad, "pad")
         if pad_begin is not None:
@@ -662,7 +668,11 @@ class Space:
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b or (isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)) and a == b)
+    return (
+        type(a) is type(b)
+        and a == b
+        or (isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)) and a == b)
+    )
 
 
 def _value(v: Any, what: str) -> Value:
