@@ -9,7 +9,7 @@
 // template without upsampling (INPUT, WINDOW, MERGE, GLOBAL, IDENTITY and
 // SELECT). Every status is a threshold on the resolution per axis, as in
 // thresholds.hpp; the feature map of a node is carried as a closed form
-//     fmap(I) = I >= Z ? floor((I + A) / Q) : 0
+//     fmap(I) = I >= Z ? floor((I + A) / J) : 0  (J: the jump)
 // (composing floor-affine window rules exactly), which inverts in O(1) for
 // rule (b). A candidate outside what the lanes represent (a merge whose
 // inputs' maps do not dominate one another, a ceil-mode window whose

@@ -60,10 +60,12 @@ constexpr int kMaxR = 64;  // resolutions per pass: one bit each in a node's unp
 // Lane flags of a node.
 constexpr int64_t FL_CONN = 1, FL_GLOBAL = 2, FL_CTX = 4, FL_ALIGNED = 8, FL_NONE = 16;
 // A node's state: flags, unproductive mask, then per computed axis the jump,
-// 2 x center, rf_min, rf_max and the map form fmap(I) = I >= Z ? floor((I+A)/Q) : 0.
+// 2 x center, rf_min, rf_max and the map form fmap(I) = I >= Z ? floor((I+A)/J) : 0. (The
+// form's divisor is the product of the strides on the way, which is the jump: a merge of
+// maps whose jumps differ is set aside for the general engine.)
 enum : int { S_FL = 0, S_UM = 1 };
-enum : int { S_J = 0, S_C2, S_RMIN, S_RMAX, S_Z, S_A, S_Q, kAxisState };
-constexpr int64_t kBenign[kAxisState] = {1, 0, 1, 1, 1, 0, 1};
+enum : int { S_J = 0, S_C2, S_RMIN, S_RMAX, S_Z, S_A, kAxisState };
+constexpr int64_t kBenign[kAxisState] = {1, 0, 1, 1, 1, 0};
 enum : int { N_U = 0, N_B, N_C, N_P, N_MACS, N_MACS_U, kCounters };
 
 // enum values as plain integers, to compare with vectors
@@ -95,7 +97,7 @@ inline VD to_double(V x) { return reinterpret_cast<VD>(x | kMagicBits) - kMagic;
 // rounds across an integer there, and rounding it to an integer is off by
 // at most one, corrected by a comparison
 inline V floor_div(V x, V q) {
-  // strides are powers of two almost always, and so is Q, their product: a shift
+  // strides are powers of two almost always, and so is their product: a shift
   if (all_lanes((q & (q - 1)) == 0)) return x >> ((reinterpret_cast<V>(to_double(q)) >> 52) - 1023);  // 2^e as a double: exponent bits e + 1023
   const VD qd = to_double(x) / to_double(q);
   const V n = reinterpret_cast<V>(qd + kMagic) & ((int64_t(1) << 52) - 1);
@@ -491,12 +493,12 @@ class Tile {
     }
     // the merge proper, where neither absent nor collapsed
     V any_conn[NV] = {}, any_glob[NV] = {}, ctx[NV] = {}, have[NV] = {}, aligned[NV], mask[NV] = {};
-    V J[3][NV], C2[3][NV], lo[3][NV], hi[3][NV], Z[3][NV], A[3][NV], Q[3][NV];
+    V J[3][NV], C2[3][NV], lo[3][NV], hi[3][NV], Z[3][NV], A[3][NV];
     for (int v = 0; v < nv_; ++v) aligned[v] = splat(-1);
     for (int d = 0; d < Dc_; ++d)
       for (int v = 0; v < nv_; ++v) {
         J[d][v] = C2[d][v] = A[d][v] = V{};
-        Z[d][v] = Q[d][v] = splat(1);
+        Z[d][v] = splat(1);
         lo[d][v] = splat(kInt64Max);
         hi[d][v] = V{};
       }
@@ -517,23 +519,22 @@ class Tile {
       }
       for (int d = 0; d < Dc_; ++d) {
         const V *qJ = ax(q, S_J, d), *qC = ax(q, S_C2, d), *qlo = ax(q, S_RMIN, d), *qhi = ax(q, S_RMAX, d);
-        const V *qZ = ax(q, S_Z, d), *qA = ax(q, S_A, d), *qQ = ax(q, S_Q, d);
+        const V *qZ = ax(q, S_Z, d), *qA = ax(q, S_A, d);
         for (int v = 0; v < nv_; ++v) {
           aligned[v] &= ~(other[v] & ((qJ[v] != J[d][v]) | (qC[v] != C2[d][v])));
           J[d][v] = first[v] ? qJ[v] : J[d][v];
           C2[d][v] = first[v] ? qC[v] : C2[d][v];
           lo[d][v] = sp[v] ? vmin(lo[d][v], qlo[v]) : lo[d][v];
           hi[d][v] = sp[v] ? vmax(hi[d][v], qhi[v]) : hi[d][v];
-          // the merged map is the larger: keep the form that dominates (same Q,
-          // no smaller A, no larger Z); where neither does, set the lane aside
-          const V same_q = qQ[v] == Q[d][v];
+          // the merged map is the larger: keep the form that dominates (same
+          // jump, no smaller A, no larger Z); where neither does, set the lane aside
+          const V same_q = qJ[v] == J[d][v];
           const V they = same_q & (qA[v] >= A[d][v]) & (qZ[v] <= Z[d][v]);
           const V we = same_q & (A[d][v] >= qA[v]) & (Z[d][v] <= qZ[v]);
           const V take = first[v] | (other[v] & they);
           bad_[v] |= other[v] & ~they & ~we;
           Z[d][v] = take ? qZ[v] : Z[d][v];
           A[d][v] = take ? qA[v] : A[d][v];
-          Q[d][v] = take ? qQ[v] : Q[d][v];
         }
       }
     }
@@ -550,7 +551,7 @@ class Tile {
     }
     for (int d = 0; d < Dc_; ++d) {
       V *oJ = ax(t, S_J, d), *oC = ax(t, S_C2, d), *olo = ax(t, S_RMIN, d), *ohi = ax(t, S_RMAX, d);
-      V *oZ = ax(t, S_Z, d), *oA = ax(t, S_A, d), *oQ = ax(t, S_Q, d);
+      V *oZ = ax(t, S_Z, d), *oA = ax(t, S_A, d);
       for (int v = 0; v < nv_; ++v) {
         oJ[v] = sp[v] ? J[d][v] : oJ[v];
         oC[v] = sp[v] ? C2[d][v] : oC[v];
@@ -558,7 +559,6 @@ class Tile {
         ohi[v] = sp[v] ? hi[d][v] : ohi[v];
         oZ[v] = sp[v] ? Z[d][v] : oZ[v];
         oA[v] = sp[v] ? A[d][v] : oA[v];
-        oQ[v] = sp[v] ? Q[d][v] : oQ[v];
       }
     }
     clear_where(t, none, FL_NONE);
@@ -652,20 +652,20 @@ class Tile {
     V Ta[3 * NV], Tb[3 * NV];
     for (int d = 0; d < Dc_; ++d) {
       const V *J = ax(in, S_J, d), *C2 = ax(in, S_C2, d), *lo = ax(in, S_RMIN, d), *hi = ax(in, S_RMAX, d);
-      const V *Z = ax(in, S_Z, d), *A = ax(in, S_A, d), *Q = ax(in, S_Q, d);
+      const V *Z = ax(in, S_Z, d), *A = ax(in, S_A, d);
       V *oJ = ax(t, S_J, d), *oC = ax(t, S_C2, d), *olo = ax(t, S_RMIN, d), *ohi = ax(t, S_RMAX, d);
-      V *oZ = ax(t, S_Z, d), *oA = ax(t, S_A, d), *oQ = ax(t, S_Q, d);
+      V *oZ = ax(t, S_Z, d), *oA = ax(t, S_A, d);
       for (int v = 0; v < nv_; ++v) {
         // fields (docs/semantics.md, WINDOW), the map form, the thresholds:
         // (a) I <= rf_min(p) and I < rf_min(v); (b) fmap(p) <= k'
         const V s = s_[d][v], kp = kp_[d][v];
         const V grow = (kp - 1) * J[v];
         const V j = J[v] * s, rlo = lo[v] + grow, rhi = hi[v] + grow, c2 = C2[v] + grow - cp2_[d][v] * J[v];
-        const V zo = vmax(Z[v], z_[d][v] * Q[v] - A[v]), ao = A[v] + cc_[d][v] * Q[v], qo = Q[v] * s;
+        const V zo = vmax(Z[v], z_[d][v] * J[v] - A[v]), ao = A[v] + cc_[d][v] * J[v];
         Ta[d * NV + v] = vmin(vmin(lo[v] + 1, rlo), splat(kNever));
-        Tb[d * NV + v] = vmin(vmax(Z[v], (kp + 1) * Q[v] - A[v]), splat(kNever));
+        Tb[d * NV + v] = vmin(vmax(Z[v], grow + J[v] + J[v] - A[v]), splat(kNever));  // (k'+1) J - A
         const V out = (j > kBound) | (rhi > kBound) | (zo > kBound) | (ao > kBound) | (ao < -kBound) |
-                      (qo > kBound) | (c2 > kBound) | (c2 < -kBound);
+                      (c2 > kBound) | (c2 < -kBound);
         oob[v] |= out;
         const V keep = sp[v] & ~out;
         const V p = pass[v];
@@ -675,7 +675,6 @@ class Tile {
         ohi[v] = p ? hi[v] : keep ? rhi : splat(1);
         oZ[v] = p ? Z[v] : keep ? zo : splat(1);
         oA[v] = p ? A[v] : keep ? ao : V{};
-        oQ[v] = p ? Q[v] : keep ? qo : splat(1);
       }
     }
     for (int v = 0; v < nv_; ++v) {
@@ -751,10 +750,10 @@ class Tile {
       for (int d = 0; d < D_; ++d) {
         const int e = d < Dc_ ? d : 0;
         const int64_t I = I_[r * D_ + d];
-        const V *Z = ax(t, S_Z, e), *A = ax(t, S_A, e), *Q = ax(t, S_Q, e);
+        const V *Z = ax(t, S_Z, e), *A = ax(t, S_A, e), *J = ax(t, S_J, e);
         for (int v = 0; v < nv_; ++v) {
-          const V inside = splat(I) >= Z[v];  // then I + A >= Q > 0
-          const V f = glob[v] ? splat(1) : inside ? floor_div(inside ? I + A[v] : V{}, Q[v]) : V{};
+          const V inside = splat(I) >= Z[v];  // then I + A >= J > 0
+          const V f = glob[v] ? splat(1) : inside ? floor_div(inside ? I + A[v] : V{}, J[v]) : V{};
           mdbl[v] *= to_double(f);
           m[v] = (mdbl[v] < kMacBound) ? m[v] * f : V{};
         }
@@ -774,8 +773,8 @@ class Tile {
   // intermediate in registers, one loop over the tile's vectors.
 
   // Parameters and MACs at resolution 0 of a window with (sp | glob) lanes;
-  // f = the output map's form on the computed axis (Z, A, Q).
-  void window_cost(int64_t t, int v, V sp, V glob, V un, V taps, V Z, V A, V Q) {
+  // (Z, A, J) = the output map's form on the computed axis.
+  void window_cost(int64_t t, int v, V sp, V glob, V un, V taps, V Z, V A, V J) {
     const V *wt = node_v(t, F_WEIGHTED), *ci = node_v(t, F_C_IN), *co = node_v(t, F_C_OUT), *gr = node_v(t, F_GROUPS);
     const V has = (sp | glob) & (wt[v] != 0) & (ci[v] > 0) & (co[v] > 0);
     if (!any_lane(has)) return;
@@ -797,8 +796,8 @@ class Tile {
       P = (pd < kMacBound) ? P * taps : V{};
       if (d == 0 || !square) {
         const int64_t I = I_[d];
-        const V inside = splat(I) >= Z;  // then I + A >= Q > 0
-        f0 = glob ? splat(1) : inside ? floor_div(inside ? I + A : V{}, Q) : V{};
+        const V inside = splat(I) >= Z;  // then I + A >= J > 0
+        f0 = glob ? splat(1) : inside ? floor_div(inside ? I + A : V{}, J) : V{};
       }
       md *= to_double(f0);
       m = (md < kMacBound) ? m * f0 : V{};
@@ -818,9 +817,9 @@ class Tile {
     const int64_t in = p_.pred[p_.pred_ptr[t]];
     const V *fi = fl(in), *ui = um(in);
     const V *J = ax(in, S_J, 0), *C2 = ax(in, S_C2, 0), *lo = ax(in, S_RMIN, 0), *hi = ax(in, S_RMAX, 0);
-    const V *Z = ax(in, S_Z, 0), *A = ax(in, S_A, 0), *Q = ax(in, S_Q, 0);
+    const V *Z = ax(in, S_Z, 0), *A = ax(in, S_A, 0);
     V *fo = fl(t), *uo = um(t), *oJ = ax(t, S_J, 0), *oC = ax(t, S_C2, 0), *olo = ax(t, S_RMIN, 0);
-    V *ohi = ax(t, S_RMAX, 0), *oZ = ax(t, S_Z, 0), *oA = ax(t, S_A, 0), *oQ = ax(t, S_Q, 0);
+    V *ohi = ax(t, S_RMAX, 0), *oZ = ax(t, S_Z, 0), *oA = ax(t, S_A, 0);
     const V *K = axis_v(t, F_KERNEL, 0), *S = axis_v(t, F_STRIDE, 0), *DL = axis_v(t, F_DILATION, 0);
     const V *PB = axis_v(t, F_PAD_BEGIN, 0), *PE = axis_v(t, F_PAD_END, 0);
     const V *pm = node_v(t, F_PAD_MODE), *cm = node_v(t, F_CEIL_MODE), *mode = node_v(t, F_MODE);
@@ -853,11 +852,11 @@ class Tile {
       const V glob = node & conn & g;
       const V grow = (k - 1) * J[v];
       const V j = J[v] * st, rlo = lo[v] + grow, rhi = hi[v] + grow, c2 = C2[v] + grow - (cpad + cpad) * J[v];
-      const V zo = vmax(Z[v], z * Q[v] - A[v]), ao = A[v] + c * Q[v], qo = Q[v] * st;
+      const V zo = vmax(Z[v], z * J[v] - A[v]), ao = A[v] + c * J[v];
       const V Ta = vmin(vmin(lo[v] + 1, rlo), splat(kNever));
-      const V Tb = vmin(vmax(Z[v], (k + 1) * Q[v] - A[v]), splat(kNever));
-      const V out = (j > kBound) | (rhi > kBound) | (zo > kBound) | (ao > kBound) | (ao < -kBound) | (qo > kBound) |
-                    (c2 > kBound) | (c2 < -kBound);
+      const V Tb = vmin(vmax(Z[v], grow + J[v] + J[v] - A[v]), splat(kNever));  // (k'+1) J - A
+      const V out = (j > kBound) | (rhi > kBound) | (zo > kBound) | (ao > kBound) | (ao < -kBound) | (c2 > kBound) |
+                    (c2 < -kBound);
       bad_[v] |= (node & conn & ~g & ~ok) | (sp & out);
       sp &= ~out;
       oJ[v] = pass ? J[v] : sp ? j : splat(1);
@@ -866,7 +865,6 @@ class Tile {
       ohi[v] = pass ? hi[v] : sp ? rhi : splat(1);
       oZ[v] = pass ? Z[v] : sp ? zo : splat(1);
       oA[v] = pass ? A[v] : sp ? ao : V{};
-      oQ[v] = pass ? Q[v] : sp ? qo : splat(1);
       const V un = sp & rated & ((Ihi < Ta) | (Ihi < Tb));
       const V crit = sp & (Ihi < rlo);
       nu[v] -= un;
@@ -882,7 +880,7 @@ class Tile {
       imin_sq_[v] = counted ? vmax(imin_sq_[v], both) : imin_sq_[v];
       rfmax_[0][v] = sp ? vmax(rfmax_[0][v], rhi) : rfmax_[0][v];
       imax_[0][v] = sp ? vmax(imax_[0][v], rhi) : imax_[0][v];
-      window_cost(t, v, sp, glob, un, K[v], zo, ao, qo);  // parameters count kernel taps, not the dilated extent
+      window_cost(t, v, sp, glob, un, K[v], zo, ao, j);  // parameters count kernel taps, not the dilated extent
     }
   }
 
@@ -894,11 +892,11 @@ class Tile {
     const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
     V *nc = counter(N_C, 0), *np = counter(N_P, 0);
     V *fo = fl(t), *uo = um(t), *oJ = ax(t, S_J, 0), *oC = ax(t, S_C2, 0), *olo = ax(t, S_RMIN, 0);
-    V *ohi = ax(t, S_RMAX, 0), *oZ = ax(t, S_Z, 0), *oA = ax(t, S_A, 0), *oQ = ax(t, S_Q, 0);
+    V *ohi = ax(t, S_RMAX, 0), *oZ = ax(t, S_Z, 0), *oA = ax(t, S_A, 0);
     for (int v = 0; v < nv_; ++v) {
       const V none = on[v] ? (mode[v] == M_NONE) : splat(-1);
       V any_conn{}, any_glob{}, ctx{}, have{}, aligned = splat(-1), mask{}, bad{};
-      V J{}, C2{}, A{}, Z = splat(1), Q = splat(1), lo = splat(kInt64Max), hi{};
+      V J{}, C2{}, A{}, Z = splat(1), lo = splat(kInt64Max), hi{};
       for (int64_t e = 0; e < n_in; ++e) {
         const int64_t q = pb[e];
         const V f = fl(q)[v];
@@ -910,19 +908,17 @@ class Tile {
         const V sp = conn & ~glob, first = sp & ~have, other = sp & have;
         have |= sp;
         const V qJ = ax(q, S_J, 0)[v], qC = ax(q, S_C2, 0)[v], qZ = ax(q, S_Z, 0)[v], qA = ax(q, S_A, 0)[v];
-        const V qQ = ax(q, S_Q, 0)[v];
         aligned &= ~(other & ((qJ != J) | (qC != C2)));
         J = first ? qJ : J;
         C2 = first ? qC : C2;
         lo = sp ? vmin(lo, ax(q, S_RMIN, 0)[v]) : lo;
         hi = sp ? vmax(hi, ax(q, S_RMAX, 0)[v]) : hi;
-        const V same_q = qQ == Q;
+        const V same_q = qJ == J;
         const V they = same_q & (qA >= A) & (qZ <= Z), we = same_q & (A >= qA) & (Z <= qZ);
         const V take = first | (other & they);
         bad |= other & ~they & ~we;
         Z = take ? qZ : Z;
         A = take ? qA : A;
-        Q = take ? qQ : Q;
       }
       const V sp = ~none & have;
       const V flags = (any_conn & ~have) ? ctx | (FL_CONN | FL_GLOBAL | FL_ALIGNED)
@@ -935,7 +931,6 @@ class Tile {
       ohi[v] = sp ? hi : splat(1);
       oZ[v] = sp ? Z : splat(1);
       oA[v] = sp ? A : V{};
-      oQ[v] = sp ? Q : splat(1);
       bad_[v] |= ~none & bad;
       aligned_[v] &= ~sp | aligned;
       const V crit = sp & (Ihi < lo);
