@@ -34,24 +34,43 @@ def number(pattern: str, text: str) -> int:
     return int(m.group(1))
 
 
+needs_optuna = requires(
+    importlib.util.find_spec("optuna") is not None and importlib.util.find_spec("pandas") is not None,
+    "needs Optuna (and pandas for trials_dataframe): pip install 'rfa_fast[optuna]'",
+)
+
+
+@needs_optuna
 def test_random_search() -> None:
-    out = run("random_search.py", "--rounds", "3", "--batch", "500")
-    rounds = re.findall(r"round +\d+: asked (\d+), .* (\d+) productive -> trained (\d+)", out)
-    assert len(rounds) == 3 and all(int(a) == 500 and p == t for a, p, t in rounds)
+    out = run("random_search.py", "--rounds", "3", "--batch", "150")
+    assert number(r"(\d+) choices", out) == 51
+    rounds = re.findall(r"round +\d+: asked (\d+), screened in [\d.]+ ms, (\d+) productive -> trained (\d+)", out)
+    assert len(rounds) == 3 and all(int(a) == 150 and p == t for a, p, t in rounds)
     productive = sum(int(p) for _, p, _ in rounds)
-    assert number(r"total: asked (\d+)", out) == 1500
-    assert number(r"productive (\d+) \(", out) == productive == number(r"trained (\d+)\nscreening", out)
-    assert 0 < productive < 1500
-    assert number(r"training saved: (\d+) of 1500", out) == 1500 - productive
+    assert number(r"total: asked (\d+)", out) == 450
+    assert number(r"productive (\d+) \(", out) == productive == number(r"trained (\d+)\nrfa_fast", out)
+    assert 0 < productive < 450
+    assert number(r"training saved: (\d+) of 450", out) == 450 - productive
+    assert re.search(r"e\.g\. trial pruned because rfa_fast: (\d+ unproductive layers? at 32 px|the output)", out)
 
 
+@needs_optuna
 def test_ask_tell() -> None:
-    out = run("ask_tell.py", "--trials", "200")
+    out = run("ask_tell.py", "--trials", "120")
     trials, pruned, trained = (
         number(p, out) for p in (r"trials: (\d+)", r"pruned before training: (\d+)", r"trained: (\d+)")
     )
-    assert trials == 200 and pruned + trained == 200 and 0 < pruned < 200
+    assert trials == 120 and pruned + trained == 120 and 0 < pruned < 120
     assert re.search(r"best trial #\d+: value 0\.\d{3}, params \{'stages': \d", out)
+    assert re.search(
+        r"first pruned trial #\d+: rfa_fast: \d+ unproductive layers? at 32 px .*border layers: s\d\.", out
+    )
+    header = re.search(
+        r"^ *number +state +user_attrs_n_unproductive +user_attrs_border_layers +user_attrs_i_min$", out, re.M
+    )
+    assert header, out
+    table = out[header.end() :].strip().splitlines()
+    assert len(table) == 8 and all(re.match(r" *\d+ +(PRUNED|COMPLETE) +\d+ ", line) for line in table)
 
 
 def test_nas_bench_201() -> None:
