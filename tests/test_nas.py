@@ -294,6 +294,13 @@ def test_nb101_prunes_dangling_vertices() -> None:
     assert [n.op for n in g.nodes] == [n.op for n in direct.nodes]
 
 
+def test_nb101_names_keep_the_vertex_numbers_of_the_matrix() -> None:
+    """Pruning renumbers the benchmark's matrix; the node names keep the user's vertex numbers."""
+    m = [[0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]  # vertex 1 dangles, 0 -> 2 -> 3
+    g = nb101_graph(m, ["input", "maxpool3x3", "conv3x3-bn-relu", "output"], num_stacks=1, cells_per_stack=1)
+    assert [n.name for n in g.nodes][2:4] == ["stack0.cell0.proj2", "stack0.cell0.v2.conv3x3-bn-relu"]
+
+
 def test_nb101_disconnected_cell() -> None:
     m = [[0, 0, 0], [0, 0, 1], [0, 0, 0]]  # the output reads vertex 1, which reads nothing
     r = rfa_fast.screen(nb101_batch([(m, ["input", "conv1x1-bn-relu", "output"]), CHAIN]), 32)

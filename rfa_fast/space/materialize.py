@@ -24,7 +24,7 @@ import numpy as np
 from ..graph import Graph, Node
 from ..kinds import Kind, PadMode, ResizeMode
 from .template import MODE_NONE, MODE_PASS, SELECT, TNode
-from .values import Value, value_at
+from .values import Computed, Value, evaluate_computed, value_at
 
 if TYPE_CHECKING:
     from .space import Space
@@ -32,9 +32,11 @@ if TYPE_CHECKING:
 
 def materialize(space: Space, row: np.ndarray, *, name: str | None = None) -> Graph:
     """The graph of the candidate ``row`` (choice indices)."""
+    # the computed values once for the row, not once per attribute that reads them
+    computed = evaluate_computed(space.computed_values, np.asarray(row, dtype=np.int64).reshape(1, -1))[0]
 
     def val(v: Value) -> int:
-        return value_at(v, row)
+        return int(computed[v.index]) if isinstance(v, Computed) else value_at(v, row)
 
     on = [True] * len(space.scopes)
     for s in range(1, len(space.scopes)):

@@ -18,7 +18,7 @@ import numpy as np
 from .. import _core
 from ..errors import GraphError, SpecError
 from .template import AXIS_FIELDS, NODE_DEFAULTS, NODE_FIELDS
-from .values import Computed, Derived, Value
+from .values import Computed, Derived, Value, evaluate_computed
 
 P_CONST, P_TABLE, P_COLUMN = 0, 1, 2
 
@@ -212,7 +212,7 @@ class CompiledProgram:
         if not self.computed:
             return []
         r = rows.astype(np.int64, copy=False)
-        return [np.ascontiguousarray(np.stack([c.evaluate(r) for c in self.computed], axis=1))]
+        return [evaluate_computed(self.computed, r)]
 
     @property
     def lanes(self) -> bool:

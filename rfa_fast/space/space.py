@@ -64,7 +64,8 @@ class Space:
     :meth:`pool`, :meth:`transposed`, :meth:`resize`, :meth:`add`,
     :meth:`mul`, :meth:`concat`, :meth:`merge`, :meth:`global_pool`,
     :meth:`dense`, :meth:`identity`; choices: :meth:`choice`, :meth:`choose`,
-    :meth:`when`, :meth:`edge`, :meth:`computed`; then :meth:`build`.
+    :meth:`when`, :meth:`edge`, :meth:`computed`, :meth:`computed_columns`;
+    then :meth:`build`.
 
     Using: :attr:`choices`, :attr:`size`, :meth:`sample`, :meth:`encode`,
     :meth:`decode`, :meth:`graph`, :meth:`screen`.
@@ -117,6 +118,28 @@ class Space:
         c = Computed(name, fn, len(self._computed))
         self._computed.append(c)
         return c
+
+    def computed_columns(self, names: Sequence[str], fn: Callable[[np.ndarray], Any]) -> tuple[Computed, ...]:
+        """Several per-candidate values computed together: ``fn(rows [B, C]) -> [B, len(names)]`` ints.
+
+        One call of ``fn`` per screen gives them all, where one :meth:`computed`
+        per value would repeat the work they share (NAS-Bench-101's pruning
+        decides which vertices stay and how many channels each has).
+
+        >>> sp = Space("doc")
+        >>> a = sp.choice("a", [1, 2])
+        >>> lo, hi = sp.computed_columns(["lo", "hi"], lambda rows: np.stack([rows[:, 0], rows[:, 0] + 8], axis=1))
+        >>> x = sp.conv(sp.input(), 3, c_in=1, c_out=hi)
+        >>> [n.c_out for n in sp.build().graph([1]).nodes]
+        [0, 9]
+        """
+        self._check_open()
+        names = list(names)
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise SpecError(f"computed_columns needs a list of names, got {names!r}")
+        out = tuple(Computed(n, fn, len(self._computed) + k, part=k, width=len(names)) for k, n in enumerate(names))
+        self._computed.extend(out)
+        return out
 
     def choose(
         self,

@@ -232,32 +232,45 @@ class Computed:
     """A per-candidate integer computed from whole rows by a vectorized function.
 
     ``fn(rows)`` takes an int64 array [B, C] of choice indices and returns B
-    integers. It is evaluated for each screen in numpy, before the core runs.
+    integers, or, for one of several values computed together
+    (:meth:`Space.computed_columns <rfa_fast.space.Space.computed_columns>`),
+    an array [B, width] of which this value is column ``part``. It is
+    evaluated for each screen in numpy, before the core runs, once per
+    function (:func:`evaluate_computed`).
 
     Attributes:
         name: a label for error messages.
         fn: the function.
         index: its column among the space's computed columns.
+        part, width: its column among ``fn``'s ``width`` columns (``part`` None: ``fn`` gives one value).
     """
 
-    __slots__ = ("name", "fn", "index")
+    __slots__ = ("name", "fn", "index", "part", "width")
 
-    def __init__(self, name: str, fn: Callable[[np.ndarray], Any], index: int) -> None:
+    def __init__(
+        self, name: str, fn: Callable[[np.ndarray], Any], index: int, part: int | None = None, width: int = 1
+    ) -> None:
         self.name = name
         self.fn = fn
         self.index = index
+        self.part = part
+        self.width = width
 
     def __repr__(self) -> str:
         return f"<Computed {self.name!r}>"
 
     def evaluate(self, rows: np.ndarray) -> np.ndarray:
         """int64 [B]: the values for rows [B, C]."""
-        out = np.asarray(self.fn(rows))
-        if out.shape != (rows.shape[0],) or out.dtype.kind not in "biu":
-            raise SpecError(
-                f"computed value {self.name!r} must give one integer per row ({rows.shape[0]}), "
-                f"got {out.dtype} {out.shape}"
-            )
+        return self.pick(np.asarray(self.fn(rows)), rows.shape[0])
+
+    def pick(self, out: np.ndarray, n: int) -> np.ndarray:
+        """This value's int64 [n] from what ``fn`` returned for n rows (checked)."""
+        shape = (n,) if self.part is None else (n, self.width)
+        if out.shape != shape or out.dtype.kind not in "biu":
+            want = "one integer per row" if self.part is None else f"an integer array {list(shape)} (one column each)"
+            raise SpecError(f"computed value {self.name!r} must give {want} ({n} rows), got {out.dtype} {out.shape}")
+        if self.part is not None:
+            out = out[:, self.part]
         return out.astype(np.int64, copy=False)
 
     def at(self, row: Sequence[int] | np.ndarray) -> int:
@@ -267,6 +280,21 @@ class Computed:
 
     def __bool__(self) -> bool:
         raise SpecError("a computed value has no truth value while the space is declared: use Space.when")
+
+
+def evaluate_computed(computed: Sequence[Computed], rows: np.ndarray) -> np.ndarray:
+    """int64 [B, len(computed)]: every computed value for rows [B, C], each function called once.
+
+    Values computed together (one function, several columns) share one call.
+    """
+    out = np.empty((rows.shape[0], len(computed)), dtype=np.int64)
+    results: dict[int, tuple[Callable[[np.ndarray], Any], np.ndarray]] = {}
+    for j, c in enumerate(computed):
+        got = results.get(id(c.fn))
+        if got is None:
+            got = results[id(c.fn)] = (c.fn, np.asarray(c.fn(rows)))  # the function is kept: its id stays its own
+        out[:, j] = c.pick(got[1], rows.shape[0])
+    return out
 
 
 Value = Union[int, Derived, Computed]
