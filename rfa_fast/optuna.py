@@ -197,16 +197,17 @@ def suggest(space: Space, trial: Any, *, prefix: str = "") -> np.ndarray:
     [3, 3, 3, 3, 3, 3]
     """
     enc = _encoding(space, prefix)
-    row = np.empty(len(enc.names), dtype=space.row_dtype)
-    for c, (name, options, index) in enumerate(zip(enc.names, enc.options, enc.index)):
-        value = trial.suggest_categorical(name, options)
-        try:
-            row[c] = index[value]
-        except (KeyError, TypeError):
-            raise SpecError(
-                f"trial suggested {value!r} for {name!r}, which is not one of its options {list(options)}"
-            ) from None
-    return row
+    suggest_categorical = trial.suggest_categorical
+    values = [suggest_categorical(name, options) for name, options in zip(enc.names, enc.options)]
+    try:  # one list, one array: this runs once per trial of a loop
+        return np.array([index[v] for index, v in zip(enc.index, values)], dtype=space.row_dtype)
+    except (KeyError, TypeError):
+        for name, options, index, v in zip(enc.names, enc.options, enc.index, values):
+            if not isinstance(v, (type(None), bool, int, float, str)) or v not in index:
+                raise SpecError(
+                    f"trial suggested {v!r} for {name!r}, which is not one of its options {list(options)}"
+                ) from None
+        raise
 
 
 def row_from_params(space: Space, params: Mapping[str, Any] | Any, *, prefix: str = "") -> np.ndarray:

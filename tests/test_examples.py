@@ -73,6 +73,24 @@ def test_ask_tell() -> None:
     assert len(table) == 8 and all(re.match(r" *\d+ +(PRUNED|COMPLETE) +\d+ ", line) for line in table)
 
 
+@needs_optuna
+def test_ofa_nsga2() -> None:
+    out = run("ofa_nsga2.py", "--trials", "150", "--population", "30", "--show", "5")
+    assert number(r"NSGA-II \(population (\d+)\)", out) == 30 and number(r"(\d+) trials, constraint", out) == 150
+    feasible = number(r"feasible: (\d+) of 150", out)
+    assert 0 < feasible < 150
+    front = number(r"Pareto front: (\d+) distinct subnets", out)
+    assert front >= 1 and number(r"unproductive layers on the front, screened again: (\d+)", out) == 0
+    rows = re.findall(r"^ +(\d+) +([\d.]+) +([\d.]+) +(\d+) +(\d+)  ([234]{5}) ", out, flags=re.M)
+    assert 1 <= len(rows) <= min(5, front)
+    macs = [float(m) for _, m, _, _, _, _ in rows]
+    params = [float(p) for _, _, p, _, _, _ in rows]
+    assert macs == sorted(macs) and params == sorted(params)  # a front: more MACs buys more of the proxy
+    assert all(int(i_min) <= 224 for _, _, _, i_min, _, _ in rows)  # no unproductive layer: I_min within 224 px
+    shares = [float(x) for x in re.findall(r"([\d.]+)% of the loop", out)]
+    assert len(shares) == 2 and abs(sum(shares) - 100) < 0.2
+
+
 def test_nas_bench_201() -> None:
     out = run("nas_bench_201.py")
     assert number(r"NAS-Bench-201: (\d+) cells", out) == 15625

@@ -144,6 +144,16 @@ def test_options_optuna_cannot_store_are_converted() -> None:
     assert len(seen) > 5
 
 
+def test_suggest_rejects_a_value_that_is_no_option(nb201) -> None:
+    class Stray:  # a trial that answers something the space never offered
+        def suggest_categorical(self, name, options):
+            return "conv_9x9" if name == "edge2<-1" else options[0]
+
+    with pytest.raises(SpecError, match=r"suggested 'conv_9x9' for 'edge2<-1', which is not one of its options"):
+        ro.suggest(nb201, Stray())
+    assert ro.suggest(nb201, optuna.trial.FixedTrial({c.name: "none" for c in nb201.choices})).tolist() == [0] * 6
+
+
 def test_params_survive_a_database_storage(tmp_path, nb201) -> None:
     """The options must be storable: a sqlite study gives back the same rows."""
     storage = f"sqlite:///{tmp_path / 'study.db'}"
@@ -360,6 +370,24 @@ def test_prune_disconnected_and_batch_results(nb201) -> None:
         ro.prune_unproductive(optuna.create_study().ask(), r, RES, index=300)
     with pytest.raises(SpecError, match="needs its space"):
         ro.prune_unproductive(optuna.create_study().ask(), cells[0], RES)
+
+
+def test_attrs_selects_what_is_written(nb201) -> None:
+    row = nb201_all()[0]
+    t = optuna.create_study().ask()
+    s = ro.record(t, nb201.screen(row, RES), attrs=["n_unproductive", "i_min"])
+    assert t.user_attrs == {"n_unproductive": s["n_unproductive"], "i_min": s["i_min"]} and len(s) > 2
+    t = optuna.create_study().ask()
+    ro.constrain(t, row, RES, space=nb201, attrs=False)
+    assert t.user_attrs == {} and set(t.constraints) == {"n_unproductive"}
+    t = optuna.create_study().ask()
+    with pytest.raises(optuna.TrialPruned):
+        ro.prune_unproductive(t, row, RES, space=nb201, attrs=False, names=False)
+    assert list(t.user_attrs) == ["pruned_by"]
+    with pytest.raises(SpecError, match="no summary key 'n_unproductiv'"):
+        ro.constrain(optuna.create_study().ask(), row, RES, space=nb201, attrs=["n_unproductiv"])
+    with pytest.raises(SpecError, match="attrs is True, False or a sequence"):
+        ro.record(optuna.create_study().ask(), nb201.screen(row, RES), attrs="i_min")
 
 
 def test_summary_of_report_and_screen_agree() -> None:
