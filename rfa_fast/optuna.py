@@ -40,7 +40,6 @@ attributes (:data:`ATTRS`), so ``study.trials_dataframe()`` has the columns
 
 from __future__ import annotations
 
-import math
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Union
@@ -256,11 +255,6 @@ def row_from_params(space: Space, params: Mapping[str, Any] | Any, *, prefix: st
 # screening one candidate, and its summary as user attributes
 
 
-def _float(v: Any) -> float | None:
-    f = float(v)
-    return None if math.isnan(f) else f
-
-
 def summary(result: Report | ScreenResult, *, index: int = 0, column: int = 0) -> dict[str, Any]:
     """The receptive-field summary of one candidate as plain Python values (the user attributes of :data:`ATTRS`).
 
@@ -278,6 +272,7 @@ def summary(result: Report | ScreenResult, *, index: int = 0, column: int = 0) -
     """
     if isinstance(result, Report):
         raw, b, j = result.raw, 0, 0
+        arrays = {f: raw["graph_rf_max" if f == "rf_max" else f] for f in _SUMMARY_FIELDS}
         resolution = list(result.resolution)
     elif isinstance(result, ScreenResult):
         n = len(result)
@@ -287,28 +282,44 @@ def summary(result: Report | ScreenResult, *, index: int = 0, column: int = 0) -
             raise SpecError(
                 f"column {column} is out of range: the result has {result.resolutions.shape[0]} resolutions"
             )
-        raw, b, j = {f: getattr(result, f) for f in ScreenResult.FIELDS}, index, column
-        raw["graph_rf_max"] = result.rf_max
-        resolution = [int(v) for v in result.resolutions[j]]
+        arrays, b, j = {f: getattr(result, f) for f in _SUMMARY_FIELDS}, index, column
+        resolution = result.resolutions[j].tolist()
     else:
         raise SpecError(f"summary() takes a Report or a ScreenResult, got {type(result).__name__}")
-    connected = bool(raw["connected"][b])
-    i_min = float(raw["i_min"][b])
-    i_min_known = not math.isnan(i_min) or not connected  # NaN and connected: screened with i_min=False
-    out: dict[str, Any] = {"resolution": resolution, "n_unproductive": int(raw["n_unproductive"][b, j])}
-    out["n_border"] = int(raw["n_border"][b, j])
+    # .item() gives Python scalars straight away: this runs once per trial of a loop
+    connected = bool(arrays["connected"].item(b))
+    i_min, i_max = arrays["i_min"].item(b), arrays["i_max"].item(b)
+    out: dict[str, Any] = {
+        "resolution": resolution,
+        "n_unproductive": arrays["n_unproductive"].item(b, j),
+        "n_border": arrays["n_border"].item(b, j),
+    }
     if isinstance(result, Report):
         out["border_layers"] = list(result.summary["border_layers"])
-    if i_min_known:
-        out["i_min"] = _float(i_min)
-    out["i_max"] = _float(raw["i_max"][b])
-    out["rf_max"] = [_float(v) for v in raw["graph_rf_max"][b]]
-    out["macs"] = int(raw["macs"][b, j])
-    out["macs_unproductive"] = int(raw["macs_unproductive"][b, j])
-    out["params"] = int(raw["params"][b])
+    if i_min == i_min or not connected:  # NaN and connected: screened with i_min=False, so not known
+        out["i_min"] = None if i_min != i_min else i_min
+    out["i_max"] = None if i_max != i_max else i_max
+    out["rf_max"] = [None if v != v else v for v in arrays["rf_max"][b].tolist()]
+    out["macs"] = arrays["macs"].item(b, j)
+    out["macs_unproductive"] = arrays["macs_unproductive"].item(b, j)
+    out["params"] = arrays["params"].item(b)
     out["connected"] = connected
-    out["aligned"] = bool(raw["aligned"][b])
+    out["aligned"] = bool(arrays["aligned"].item(b))
     return out
+
+
+_SUMMARY_FIELDS = (
+    "connected",
+    "i_min",
+    "i_max",
+    "n_unproductive",
+    "n_border",
+    "rf_max",
+    "macs",
+    "macs_unproductive",
+    "params",
+    "aligned",
+)
 
 
 def record(
