@@ -1,6 +1,6 @@
 """Optuna in a search loop: suggest a candidate of a :class:`~rfa_fast.Space`, prune, constrain, record.
 
-The optional extra ``rfa_fast[optuna]`` (``pip install 'rfa_fast[optuna]'``);
+The optional extra ``rfa_fast[optuna]`` (``pip install 'rfa_fast[optuna]'``: Optuna 4.0 or newer);
 ``import rfa_fast`` never imports Optuna, and importing this module without
 it raises :class:`~rfa_fast.errors.MissingDependencyError` naming the extra.
 Three shapes (docs/search_loops.md):
