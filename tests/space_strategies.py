@@ -99,26 +99,15 @@ class _Maker:
             c_in = self.int_or_choice([0, 4, 8])
             c_out = self.int_or_choice([4, 8])
             node = self.sp.conv(
-                x.node,
-                kernel,
-                stride,
-                dilation=dilation,
-                pad=pad,
-                c_in=c_in,
-                c_out=c_out,
-                name=name,  # type: ignore[arg-type]
+                x.node, kernel, stride, dilation=dilation, pad=pad, c_in=c_in, c_out=c_out, name=name  # type: ignore[arg-type]
             )
         return _Ref(node, x.jump * self.most(stride), x.ups)
 
     def upsample(self, x: _Ref) -> _Ref:
         if self.draw(st.booleans()):
-            node = self.sp.transposed(
-                x.node, self.draw(st.sampled_from([2, 3, 4])), 2, pad=self.draw(st.integers(0, 1))
-            )
+            node = self.sp.transposed(x.node, self.draw(st.sampled_from([2, 3, 4])), 2, pad=self.draw(st.integers(0, 1)))
         else:
-            node = self.sp.resize(
-                x.node, self.draw(st.sampled_from([2.0, 0.5])), self.draw(st.sampled_from(["nearest", "linear"]))
-            )
+            node = self.sp.resize(x.node, self.draw(st.sampled_from([2.0, 0.5])), self.draw(st.sampled_from(["nearest", "linear"])))
         return _Ref(node, x.jump, x.ups + 1)
 
     def block(self, x: _Ref, depth: int) -> _Ref:
@@ -180,11 +169,7 @@ class _Maker:
             else:
 
                 def body(n: int, what: str = what) -> int:
-                    r = (
-                        self.window(_Ref(n, x.jump, x.ups))
-                        if what == "node"
-                        else self.block(_Ref(n, x.jump, x.ups), depth)
-                    )
+                    r = self.window(_Ref(n, x.jump, x.ups)) if what == "node" else self.block(_Ref(n, x.jump, x.ups), depth)
                     outs.append(r)
                     return r.node
 

@@ -31,9 +31,7 @@ def assert_same(want: ScreenResult, got: ScreenResult, what: str = "") -> None:
         same = np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
         if not same:
             where = np.argwhere(~((a == b) | (np.isnan(a) & np.isnan(b))) if a.dtype.kind == "f" else a != b)[0]
-            raise AssertionError(
-                f"{what}{f} differs at {where.tolist()}: space {b[tuple(where)]}, graphs {a[tuple(where)]}"
-            )
+            raise AssertionError(f"{what}{f} differs at {where.tolist()}: space {b[tuple(where)]}, graphs {a[tuple(where)]}")
 
 
 @PROPERTY
