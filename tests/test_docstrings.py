@@ -27,6 +27,7 @@ OPTIONAL = {
     "torch",
     "torchvision",
     "timm",
+    "optuna",
 }  # extras of pyproject.toml
 
 
