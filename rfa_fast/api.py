@@ -12,6 +12,7 @@ arrays that come back; every rule lives in the core (docs/semantics.md).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any, Union
 
 import numpy as np
@@ -26,6 +27,14 @@ from .results import ScreenResult
 Resolution = Union[int, Sequence[int]]
 
 
+@lru_cache(maxsize=256)
+def _square(size: int, dims: int) -> np.ndarray:
+    """[[size] * dims], shared between calls, so read-only."""
+    a = np.full((1, dims), size, dtype=np.int64)
+    a.setflags(write=False)
+    return a
+
+
 def resolutions_array(resolutions: Any, dims: int) -> np.ndarray:
     """Normalize resolutions to an int64 array [R, dims].
 
@@ -35,12 +44,14 @@ def resolutions_array(resolutions: Any, dims: int) -> np.ndarray:
     >>> resolutions_array([32, (64, 48)], 2).tolist()
     [[32, 32], [64, 48]]
     """
+    if type(resolutions) is int and 1 <= resolutions <= 2**30:
+        return _square(resolutions, dims)  # the common call, once per analyze: no numpy at all
     if isinstance(resolutions, (bool, np.bool_)):
         raise ResolutionError(f"a resolution must be a positive int, got {resolutions!r}")
     if isinstance(resolutions, (int, np.integer)):
         v = int(resolutions)
-        if 1 <= v <= 2**30:  # the common call, without numpy's reductions (this runs once per analyze)
-            return np.full((1, dims), v, dtype=np.int64)
+        if 1 <= v <= 2**30:
+            return _square(v, dims)
         rows: list[list[int]] = [[v] * dims]
     elif isinstance(resolutions, np.ndarray) and resolutions.ndim == 2:
         if resolutions.shape[1] != dims:

@@ -117,14 +117,15 @@ class Tile {
  public:
   Tile(const Program& p, const Candidates& c, const int64_t* res, int64_t R, const Options& opt, const Outputs& out)
       : p_(p), c_(c), res_(res), R_(R), opt_(opt), out_(out), D_(p.D), Dc_(p.isotropic ? 1 : p.D),
-        block_(2 + kAxisState * Dc_) {
-    vals_.assign(p.params.size() * NV, V{});
+        block_(2 + kAxisState * Dc_),
+        nvs_(static_cast<int>(std::min<int64_t>(NV, (c.B + kPer - 1) / kPer))) {
+    vals_.assign(p.params.size() * nvs_, V{});
     for (size_t i = 0; i < p.params.size(); ++i)
       if (p.params[i].kind == P_CONST)
-        for (int v = 0; v < NV; ++v) vals_[i * NV + v] = splat(p.params[i].value);
-    on_.assign(p.scope_parent.size() * NV, splat(-1));
-    st_.assign(static_cast<size_t>(p.n_slots) * block_ * NV, splat(1));  // every slot starts benign
-    rows_.assign(static_cast<size_t>(p.C) * NV, V{});
+        for (int v = 0; v < nvs_; ++v) vals_[i * nvs_ + v] = splat(p.params[i].value);
+    on_.assign(p.scope_parent.size() * nvs_, splat(-1));
+    st_.assign(static_cast<size_t>(p.n_slots) * block_ * nvs_, splat(1));  // every slot starts benign
+    rows_.assign(static_cast<size_t>(p.C) * nvs_, V{});
   }
 
   void set_resolutions(int64_t r0, int64_t Rc) {
@@ -144,7 +145,7 @@ class Tile {
       Imax_[r] = hi;
       Imin_[r] = lo;
     }
-    cnt_.assign(kCounters * Rc * NV, V{});
+    cnt_.assign(kCounters * Rc * nvs_, V{});
   }
 
   void run(int64_t b0, int64_t nb, bool first_pass) {
@@ -197,6 +198,7 @@ class Tile {
   const Options& opt_;
   const Outputs& out_;
   const int D_, Dc_, block_;
+  const int nvs_;  // vectors stored per tile: fewer than NV for a call of a few candidates
   int64_t b0_ = 0, nb_ = 0, r0_ = 0, Rc_ = 1;
   int nv_ = NV;  // vectors of the tile in use
   Vecs vals_;  // [param][vector]
@@ -211,14 +213,14 @@ class Tile {
   VD macs_d_[NV];
   GraphArrays scratch_;
 
-  V* state(int64_t t, int field) { return st_.data() + (static_cast<size_t>(p_.slot[t]) * block_ + field) * NV; }
+  V* state(int64_t t, int field) { return st_.data() + (static_cast<size_t>(p_.slot[t]) * block_ + field) * nvs_; }
   V* fl(int64_t t) { return state(t, S_FL); }
   V* um(int64_t t) { return state(t, S_UM); }
   V* ax(int64_t t, int field, int d) { return state(t, 2 + d * kAxisState + field); }
-  const V* v(int32_t param) const { return vals_.data() + static_cast<size_t>(param) * NV; }
+  const V* v(int32_t param) const { return vals_.data() + static_cast<size_t>(param) * nvs_; }
   const V* axis_v(int64_t t, int f, int d) const { return v(p_.axis_param(t, f, d)); }
   const V* node_v(int64_t t, int f) const { return v(p_.node_param(t, f)); }
-  V* counter(int k, int64_t r) { return cnt_.data() + (k * Rc_ + r) * NV; }
+  V* counter(int k, int64_t r) { return cnt_.data() + (k * Rc_ + r) * nvs_; }
 
   // Node t's lanes where take: node from's (every field).
   void blend_from(int64_t from, int64_t to, const V* take) {
@@ -245,7 +247,7 @@ class Tile {
   // -- rows, parameters and scopes of the tile ---------------------------------
   void load() {
     for (int64_t col = 0; col < p_.C; ++col) {
-      V* out = rows_.data() + col * NV;
+      V* out = rows_.data() + col * nvs_;
       for (int w = 0; w < nv_ * kPer; ++w) {
         const int64_t b = b0_ + (w < nb_ ? w : 0);  // spare lanes repeat the first candidate
         const int64_t x = c_.row(b, p_.C, col);
@@ -259,11 +261,11 @@ class Tile {
     }
     for (int32_t id : p_.tabled) {
       const Param& q = p_.params[id];
-      V* out = vals_.data() + static_cast<size_t>(id) * NV;
+      V* out = vals_.data() + static_cast<size_t>(id) * nvs_;
       const int64_t* table = p_.pool.data() + q.value;
       V key[NV] = {};
       for (int64_t j = p_.key_ptr[q.key]; j < p_.key_ptr[q.key + 1]; ++j) {
-        const V* r = rows_.data() + p_.key_col[j] * NV;
+        const V* r = rows_.data() + p_.key_col[j] * nvs_;
         for (int v = 0; v < nv_; ++v) key[v] += r[v] * p_.key_mult[j];
       }
       for (int w = 0; w < nv_ * kPer; ++w) out[w / kPer][w % kPer] = table[key[w / kPer][w % kPer]];
@@ -276,9 +278,9 @@ class Tile {
       }
     }
     for (size_t s = 1; s < p_.scope_parent.size(); ++s) {
-      const V* parent = on_.data() + p_.scope_parent[s] * NV;
+      const V* parent = on_.data() + p_.scope_parent[s] * nvs_;
       const V* cond = v(p_.scope_param[s]);
-      for (int j = 0; j < nv_; ++j) on_[s * NV + j] = parent[j] & (cond[j] != 0);
+      for (int j = 0; j < nv_; ++j) on_[s * nvs_ + j] = parent[j] & (cond[j] != 0);
     }
   }
 
@@ -294,7 +296,7 @@ class Tile {
     const size_t n = ids.size();
     for (int w = 0; w < nv_ * kPer; ++w) {
       const T* row = data + (b0_ + (w < nb_ ? w : 0)) * col.width;  // spare lanes repeat the first candidate
-      for (size_t i = 0; i < n; ++i) vals_[static_cast<size_t>(ids[i]) * NV + w / kPer][w % kPer] = row[xs[i]];
+      for (size_t i = 0; i < n; ++i) vals_[static_cast<size_t>(ids[i]) * nvs_ + w / kPer][w % kPer] = row[xs[i]];
     }
     V badv{};
     for (size_t i = 0; i < n; ++i) {
@@ -315,7 +317,7 @@ class Tile {
 
   // The lanes' mode at node t: absent where its scope is off.
   void modes(int64_t t, V* md) const {
-    const V* o = on_.data() + static_cast<size_t>(p_.scope[t]) * NV;
+    const V* o = on_.data() + static_cast<size_t>(p_.scope[t]) * nvs_;
     const V* m = node_v(t, F_MODE);
     for (int v = 0; v < nv_; ++v) md[v] = o[v] ? m[v] : splat(M_NONE);
   }
@@ -823,7 +825,7 @@ class Tile {
     const V *K = axis_v(t, F_KERNEL, 0), *S = axis_v(t, F_STRIDE, 0), *DL = axis_v(t, F_DILATION, 0);
     const V *PB = axis_v(t, F_PAD_BEGIN, 0), *PE = axis_v(t, F_PAD_END, 0);
     const V *pm = node_v(t, F_PAD_MODE), *cm = node_v(t, F_CEIL_MODE), *mode = node_v(t, F_MODE);
-    const V* on = on_.data() + static_cast<size_t>(p_.scope[t]) * NV;
+    const V* on = on_.data() + static_cast<size_t>(p_.scope[t]) * nvs_;
     const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
     V *nu = counter(N_U, 0), *nb = counter(N_B, 0), *nc = counter(N_C, 0), *np = counter(N_P, 0);
     const bool ignore = opt_.ignore_1x1;
@@ -888,7 +890,7 @@ class Tile {
     const int32_t* pb = p_.pred.data() + p_.pred_ptr[t];
     const int64_t n_in = p_.n_preds(t);
     const V* mode = node_v(t, F_MODE);
-    const V* on = on_.data() + static_cast<size_t>(p_.scope[t]) * NV;
+    const V* on = on_.data() + static_cast<size_t>(p_.scope[t]) * nvs_;
     const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
     V *nc = counter(N_C, 0), *np = counter(N_P, 0);
     V *fo = fl(t), *uo = um(t), *oJ = ax(t, S_J, 0), *oC = ax(t, S_C2, 0), *olo = ax(t, S_RMIN, 0);

@@ -13,8 +13,12 @@ namespace rfa {
 
 inline int resolve_threads(int threads) {
   if (threads > 0) return threads;
-  unsigned hc = std::thread::hardware_concurrency();
-  return hc == 0 ? 1 : static_cast<int>(hc);
+  // asked once: it reads the CPU set from the system, microseconds a call
+  static const int cores = [] {
+    const unsigned hc = std::thread::hardware_concurrency();
+    return hc == 0 ? 1 : static_cast<int>(hc);
+  }();
+  return cores;
 }
 
 // fn(chunk_begin, chunk_end, worker_id) over contiguous chunks of [0, n).

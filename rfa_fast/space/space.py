@@ -34,6 +34,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..api import resolutions_array
 from ..errors import GraphError, SpecError
 from ..graph import Graph, Pad
 from ..kinds import Kind, PadMode, ResizeMode
@@ -479,12 +480,10 @@ class Space:
                 index into ``choices[c].options``.
             resolutions, ignore_1x1, threads, i_min: as for :func:`rfa_fast.screen`.
         """
-        from ..api import resolutions_array
-
-        prog = self.program
-        arr = self._rows(rows)
+        prog = self._compiled if self._compiled is not None else self.program
+        arr = rows if _is_row_array(rows, len(self._choices)) else self._rows(rows)
         res = resolutions_array(resolutions, self.dims)
-        columns = prog.columns(arr)
+        columns = prog.columns(arr) if prog.computed else []
         try:
             raw = prog.core.screen(arr, columns, res, ignore_1x1, threads or 0, i_min)
         except GraphError as e:
@@ -665,6 +664,20 @@ class Space:
             groups=_value(groups, "groups"),
         )
         return idx
+
+
+def _is_row_array(rows: Any, C: int) -> bool:
+    """Rows the core takes as they are (the search-loop case: no conversion, no copy)."""
+    return (
+        type(rows) is np.ndarray
+        and rows.ndim == 2
+        and rows.shape[1] == C
+        and rows.dtype in _ROW_DTYPES
+        and rows.flags.c_contiguous
+    )
+
+
+_ROW_DTYPES = (np.dtype(np.uint8), np.dtype(np.int32), np.dtype(np.int64))
 
 
 def _same(a: Any, b: Any) -> bool:
