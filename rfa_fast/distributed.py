@@ -15,6 +15,12 @@ joined in order, so the answer is exactly the local one:
 A worker that dies mid-run loses nothing: the scheduler runs its chunks again
 elsewhere (and ``retries`` covers exceptions), and since each chunk has one
 key and one slot in the output, none is counted twice.
+
+The candidates of a :class:`~rfa_fast.Space` go the same way, lighter: the
+compiled space is sent to each worker once, and each task gets only a chunk
+of rows (:func:`screen_space_distributed`). Rows may be a ``dask.array``:
+then the screen is lazy, block by block (``map_blocks``), and 10^9 sampled
+candidates never sit in one process.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .errors import RfaError, SpecError
+import numpy as np
+
+from .errors import GraphError, RfaError, SpecError
 from .graph import Graph
 from .results import ScreenResult
 
@@ -111,6 +119,7 @@ def screen_distributed(
     client: Any,
     items: Iterable[Any],
     resolutions: Any,
+    rest: Any = None,
     *,
     chunk_size: int | None = None,
     ignore_1x1: bool = False,
@@ -120,6 +129,9 @@ def screen_distributed(
     threads: int | None = None,
 ) -> ScreenResult:
     """Screen ``items`` on a Dask cluster; the same arrays as the local call, in order.
+
+    ``screen_distributed(client, space, rows, resolutions)`` screens rows of a
+    :class:`~rfa_fast.Space` instead: see :func:`screen_space_distributed`.
 
     Args:
         client: a ``dask.distributed.Client``.
@@ -146,6 +158,22 @@ def screen_distributed(
         SpecError: a malformed spec, naming its index in the whole list.
         ImportError: dask.distributed is not installed.
     """
+    from .space import Space
+
+    if isinstance(items, Space):  # screen_distributed(client, space, rows, resolutions)
+        return screen_space_distributed(  # type: ignore[return-value]
+            client,
+            items,
+            resolutions,
+            224 if rest is None else rest,
+            chunk_size=chunk_size,
+            ignore_1x1=ignore_1x1,
+            retries=retries,
+            max_pending=max_pending,
+            threads=threads,
+        )
+    if rest is not None:
+        raise TypeError("screen_distributed(client, items, resolutions) takes one positional resolutions argument")
     distributed = _require_distributed()
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -198,4 +226,237 @@ def screen_distributed(
     return type(parts[0]).concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-__all__ = ["detect_kind", "screen_chunk", "screen_distributed"]
+# ---------------------------------------------------------------------------
+# Spaces: the compiled program once per worker, rows by the chunk
+
+DEFAULT_ROWS_CHUNK = 200_000
+"""Rows per task (a few hundred milliseconds of work on one core)."""
+
+
+def screen_rows(program: Any, rows: np.ndarray, resolutions: np.ndarray, ignore_1x1: bool, threads: int | None) -> Any:
+    """What one task runs on a worker: the screen of a chunk of a space's rows (its raw arrays).
+
+    ``program`` is the space's :class:`~rfa_fast.space.program.CompiledProgram`,
+    sent once per worker; its core form is built on the worker at first use.
+    An input error is returned (not raised), as for :func:`screen_chunk`.
+    """
+    rows = np.ascontiguousarray(rows)
+    if rows.dtype not in (np.uint8, np.int32, np.int64):
+        rows = rows.astype(np.int64)
+    try:
+        return program.core.screen(rows, program.columns(rows), resolutions, ignore_1x1, threads or 0, True)
+    except (GraphError, SpecError) as e:
+        return _ChunkError(e)
+
+
+def _raw_to_result(raw: dict[str, np.ndarray], res: np.ndarray) -> ScreenResult:
+    return ScreenResult(raw, res, names=None)
+
+
+def _chunk_error(space: Any, error: RfaError, offset: int) -> RfaError:
+    """A worker's error on a chunk, in the space's names and the index of the whole rows."""
+    if isinstance(error, GraphError) and error.graph_index >= 0:
+        where = offset + error.graph_index
+        moved = GraphError(
+            str(error).replace(f"candidate {error.graph_index}:", f"candidate {where}:", 1),
+            where,
+            error.node_index,
+            error.column,
+        )
+        return space._explain(moved)  # type: ignore[no-any-return]
+    return error
+
+
+class DaskScreenResult:
+    """A lazy screen of a ``dask.array`` of rows: every field of :class:`ScreenResult` as a dask array.
+
+    ``result.n_unproductive`` is a dask array [B, R]; reduce it on the cluster
+    (``(result.n_unproductive[:, 0] == 0).sum().compute()``), or
+    :meth:`compute` everything into one :class:`ScreenResult`.
+    """
+
+    def __init__(self, fields: dict[str, Any], resolutions: np.ndarray) -> None:
+        self.fields = fields
+        self.resolutions = resolutions
+        for name, arr in fields.items():
+            setattr(self, name, arr)
+
+    def compute(self) -> ScreenResult:
+        import dask
+
+        values = dask.compute(*self.fields.values())
+        raw = {("graph_rf_max" if k == "rf_max" else k): v for k, v in zip(self.fields, values)}
+        return ScreenResult(raw, self.resolutions, names=None)
+
+
+def screen_space_distributed(
+    client: Any,
+    space: Any,
+    rows: Any,
+    resolutions: Any = 224,
+    *,
+    chunk_size: int | None = None,
+    ignore_1x1: bool = False,
+    retries: int = 3,
+    max_pending: int | None = None,
+    threads: int | None = None,
+) -> ScreenResult | DaskScreenResult:
+    """Screen rows of a :class:`~rfa_fast.Space` on a Dask cluster: ``space.screen(rows, ...)``, sharded.
+
+    The compiled space is scattered to every worker once; each task carries
+    only its rows. Computed columns (``Space.computed``) are evaluated on the
+    workers, so their functions must be picklable (cloudpickle pickles
+    lambdas and local functions).
+
+    Args:
+        client: a ``dask.distributed.Client``.
+        space: the space (built on first use).
+        rows: a numpy array [B, C] of choice indices (screened in chunks of
+            ``chunk_size`` rows, results gathered in order), or a
+            ``dask.array`` (screened lazily block by block: a
+            :class:`DaskScreenResult` of dask arrays comes back, and no process
+            ever holds all the rows or all the results).
+        resolutions, ignore_1x1, threads: as in :meth:`Space.screen`.
+        chunk_size, retries, max_pending: as in :func:`screen_distributed`
+            (chunk_size in rows, default 200,000; for a dask array its own
+            blocks are the chunks).
+
+    Returns:
+        A :class:`ScreenResult` equal to ``space.screen(rows, resolutions)``
+        for numpy rows; a :class:`DaskScreenResult` for dask rows.
+    """
+    distributed = _require_distributed()
+    from .api import resolutions_array
+
+    program = space.program
+    res = np.ascontiguousarray(resolutions_array(resolutions, space.dims))
+    C = len(space.choices)
+    program_future = client.scatter(program, broadcast=True, hash=False)
+    run = uuid.uuid4().hex[:12]
+    if _is_dask_array(rows):
+        return _screen_dask_rows(space, program_future, rows, res, ignore_1x1, threads, run, C)
+    arr = space._rows(rows)
+    B = len(arr)
+    size = int(chunk_size or DEFAULT_ROWS_CHUNK)
+    if size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if B == 0:
+        return space.screen(arr, res)  # type: ignore[no-any-return]
+    if max_pending is None:
+        max_pending = 4 * max(1, sum(client.nthreads().values()))
+    results: dict[int, Any] = {}
+    pending: dict[Any, tuple[int, int]] = {}
+
+    def collect(futures: Iterable[Any]) -> None:
+        for fut in futures:
+            index, offset = pending.pop(fut)
+            out = fut.result()
+            fut.release()
+            if isinstance(out, _ChunkError):
+                for other in pending:
+                    other.cancel()
+                raise _chunk_error(space, out.error, offset)
+            results[index] = out
+
+    for index, offset in enumerate(range(0, B, size)):
+        fut = client.submit(
+            screen_rows,
+            program_future,
+            arr[offset : offset + size],
+            res,
+            ignore_1x1,
+            threads,
+            key=f"rfa-screen-space-{run}-{index}",
+            retries=retries,
+        )
+        pending[fut] = (index, offset)
+        if len(pending) >= max_pending:
+            collect(distributed.wait(list(pending), return_when="FIRST_COMPLETED").done)
+    while pending:
+        collect(distributed.wait(list(pending), return_when="FIRST_COMPLETED").done)
+    parts = [_raw_to_result(results[i], res) for i in range(len(results))]
+    return ScreenResult.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _is_dask_array(x: Any) -> bool:
+    return type(x).__module__.startswith("dask.array") and hasattr(x, "map_blocks")
+
+
+# the per-candidate fields of a screen, their dtype and their trailing shape ("R": resolutions, "D": axes)
+_FIELDS = (
+    ("n_unproductive", np.int64, "R"),
+    ("n_border", np.int64, "R"),
+    ("n_critical", np.int64, "R"),
+    ("n_partially_critical", np.int64, "R"),
+    ("macs", np.int64, "R"),
+    ("macs_unproductive", np.int64, "R"),
+    ("i_min", np.float64, ""),
+    ("i_min_axes", np.float64, "D"),
+    ("i_max", np.float64, ""),
+    ("i_max_axes", np.float64, "D"),
+    ("rf_max", np.float64, "D"),
+    ("connected", np.bool_, ""),
+    ("aligned", np.bool_, ""),
+    ("params", np.int64, ""),
+)
+
+
+def _screen_block(
+    block: np.ndarray, program: Any, res: np.ndarray, ignore_1x1: bool, threads: int | None, dtype: np.dtype
+) -> np.ndarray:
+    """One block of dask rows as a record array with every field (errors are raised: dask reports them)."""
+    out = screen_rows(program, block, res, ignore_1x1, threads)
+    if isinstance(out, _ChunkError):
+        raise out.error
+    rec = np.empty(len(block), dtype=dtype)
+    for name, _, _ in _FIELDS:
+        rec[name] = out["graph_rf_max" if name == "rf_max" else name]
+    return rec
+
+
+def _screen_dask_rows(
+    space: Any, program: Any, rows: Any, res: np.ndarray, ignore_1x1: bool, threads: int | None, run: str, C: int
+) -> DaskScreenResult:
+    if rows.ndim != 2 or rows.shape[1] != C:
+        raise SpecError(f"rows of space {space.name!r} must be [B, {C}], got shape {rows.shape}")
+    if rows.dtype.kind not in "iu":
+        raise SpecError(f"rows must be an integer array, got dtype {rows.dtype}")
+    R, D = len(res), space.dims
+    trail = {"R": (R,), "D": (D,), "": ()}
+    dtype = np.dtype([(name, dt, trail[t]) for name, dt, t in _FIELDS])
+    rows = rows.rechunk({1: -1})  # a task sees whole rows
+    rec = rows.map_blocks(
+        _screen_block,
+        program,
+        res,
+        ignore_1x1,
+        threads,
+        dtype,
+        drop_axis=1,
+        dtype=dtype,
+        name=f"rfa-screen-space-{run}",
+        meta=np.empty((0,), dtype=dtype),
+    )
+    fields: dict[str, Any] = {}
+    for name, dt, t in _FIELDS:
+        if t:
+            fields[name] = rec.map_blocks(
+                lambda a, n=name: a[n],
+                dtype=dt,
+                new_axis=1,
+                chunks=(rec.chunks[0], trail[t]),
+                meta=np.empty((0, 0), dt),
+            )
+        else:
+            fields[name] = rec.map_blocks(lambda a, n=name: a[n], dtype=dt, meta=np.empty((0,), dt))
+    return DaskScreenResult(fields, res)
+
+
+__all__ = [
+    "DaskScreenResult",
+    "detect_kind",
+    "screen_chunk",
+    "screen_distributed",
+    "screen_rows",
+    "screen_space_distributed",
+]

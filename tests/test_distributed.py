@@ -138,3 +138,71 @@ def test_a_worker_dying_mid_run_loses_and_duplicates_nothing(client: Any, tmp_pa
     assert marker.exists(), "no worker was killed: the test did not test anything"
     assert marker.read_text().startswith("rfa-screen-")
     assert_same(remote, local)
+
+
+# -- spaces: the compiled space once per worker, rows by the chunk ---------------
+
+
+def small_space() -> rfa_fast.Space:
+    sp = rfa_fast.Space("dist")
+    x = sp.input("input")
+    for i in range(4):
+        k = sp.choice(f"k{i}", [1, 3, 5])
+        x = sp.conv(x, k, stride=sp.choice(f"s{i}", [1, 2]), pad=k // 2, c_in=8, c_out=8, name=f"conv{i}")
+    width = sp.computed("width", lambda rows: 8 + 8 * (rows[:, 0] % 2))  # evaluated on the workers
+    sp.conv(x, 1, c_in=8, c_out=width, name="head")
+    return sp.build()
+
+
+def test_space_rows_equal_the_local_screen(client: Any) -> None:
+    space = small_space()
+    rows = space.sample(5_000, seed=7)
+    remote = screen_distributed(client, space, rows, [16, 64], chunk_size=700)
+    local = space.screen(rows, [16, 64])
+    for f in ScreenResult.FIELDS:
+        assert np.array_equal(getattr(remote, f), getattr(local, f), equal_nan=True), f
+
+
+def test_space_rows_as_a_dask_array_stay_lazy(client: Any) -> None:
+    import dask.array as da
+
+    space = small_space()
+    rows = space.sample(3_000, seed=8)
+    lazy = screen_distributed(client, space, da.from_array(rows, chunks=(400, 3)), 32)
+    from rfa_fast.distributed import DaskScreenResult
+
+    assert isinstance(lazy, DaskScreenResult)
+    assert lazy.n_unproductive.shape == (3_000, 1) and lazy.n_unproductive.chunks[0][0] == 400
+    local = space.screen(rows, 32)
+    productive = int((lazy.n_unproductive[:, 0] == 0).sum().compute())  # reduced on the cluster
+    assert productive == int((local.n_unproductive[:, 0] == 0).sum())
+    full = lazy.compute()
+    for f in ScreenResult.FIELDS:
+        assert np.array_equal(getattr(full, f), getattr(local, f), equal_nan=True), f
+
+
+def test_space_bad_row_names_its_index_in_the_whole_rows(client: Any) -> None:
+    space = small_space()
+    rows = space.sample(1_000, seed=9).astype(np.int64)
+    rows[823, 3] = 2  # s1 has 2 options
+    with pytest.raises(SpecError, match=r"candidate 823: choice 's1' \(2 options\) has index 2"):
+        screen_distributed(client, space, rows, 32, chunk_size=100)
+
+
+def test_space_screen_survives_a_worker_dying(client: Any, tmp_path: Path) -> None:
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "died"
+    space = small_space()
+    rows = space.sample(4_000, seed=10)
+    local = space.screen(rows, [16, 64])
+    client.register_plugin(DieOnce(str(marker)), name="die-once-space")
+    try:
+        remote = screen_distributed(client, space, rows, [16, 64], chunk_size=300)
+    finally:
+        client.unregister_worker_plugin("die-once-space")
+    assert marker.exists(), "no worker was killed: the test did not test anything"
+    assert marker.read_text().startswith("rfa-screen-space-")
+    for f in ScreenResult.FIELDS:
+        assert np.array_equal(getattr(remote, f), getattr(local, f), equal_nan=True), f
