@@ -1,4 +1,4 @@
-"""Fuzz target: the compiled core, ``_core.analyze_batch`` and ``_core.screen_chains``, on decoded arrays.
+"""Fuzz target: the compiled core, ``_core.analyze_batch`` and the space engine (``_core.Program``), on decoded arrays.
 
 The fuzz bytes are decoded (``atheris.FuzzedDataProvider``) into the packed
 arrays of DESIGN.md with the right dtypes and small random sizes: mostly
@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from _runner import EDGE_FLOATS, EDGE_INTS, main  # noqa: E402
 
 from rfa_fast import _core  # noqa: E402
+from rfa_fast.space.batched import chain_program  # noqa: E402
 
 SMALL = [1, 1, 1, 2, 2, 3, 3, 5, 7]
 RES = [1, 2, 3, 7, 8, 32, 33, 224, 2**30, 2**30 + 1, 0, -1]
@@ -172,17 +173,17 @@ def target(data: bytes) -> None:
         if dec.int(0, 7) == 0:
             corrupt(dec, arrays, arrays_only=True)
         res = resolutions(dec, D)
-        _core.screen_chains(
-            arrays["kernel"],
-            arrays["stride"],
-            arrays["dilation"],
-            arrays["pad_begin"],
-            arrays["pad_end"],
-            channels,
-            res,
-            dec.bool(),
-            dec.int(0, 2),
-        )
+        # screen_chains' program (an input and L windows reading columns), its column arrays decoded
+        explicit = pads[0].size > 0
+        program = chain_program(L, D, True, True, "explicit" if explicit else "same", channels.size > 0)
+        columns = [np.asarray(arrays[k]).reshape(B, -1) if np.asarray(arrays[k]).size else arrays[k] for k in arrays]
+        columns = columns[:3] + (columns[3:5] if explicit else []) + ([channels] if channels.size else [])
+        program.core.screen(np.zeros((B, 0), np.uint8), columns, res, dec.bool(), dec.int(0, 2), True)
+        if dec.int(0, 3) == 0:
+            # a hostile program: its arrays corrupted before the core checks them
+            parts = dict(program.arrays)
+            corrupt(dec, parts)
+            _core.Program(parts, D)
 
 
 if __name__ == "__main__":

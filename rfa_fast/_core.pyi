@@ -41,24 +41,6 @@ def analyze_batch(
     :class:`rfa_fast.kinds.Status`); ``node_macs`` (int64 [R, N]).
     """
 
-def screen_chains(
-    kernel: npt.NDArray[np.int32],
-    stride: npt.NDArray[np.int32],
-    dilation: npt.NDArray[np.int32],
-    pad_begin: npt.NDArray[np.int32],
-    pad_end: npt.NDArray[np.int32],
-    channels: npt.NDArray[np.int64],
-    resolutions: npt.NDArray[np.int64],
-    ignore_1x1: bool = False,
-    threads: int = 0,
-) -> dict[str, np.ndarray]:
-    """Dense path: B chains of L windows, parameters as [B, L, D] arrays.
-
-    ``channels`` is [B, L+1] (input channels then each layer's output
-    channels; zeros when unknown).  Returns the per-graph arrays of
-    :func:`analyze_batch`.
-    """
-
 def screen_nb201(
     ops: npt.NDArray[np.uint8],
     resolutions: npt.NDArray[np.int64],

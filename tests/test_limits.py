@@ -67,8 +67,8 @@ def test_chain_batch_too_large_is_refused() -> None:
     k = np.full((1000, 3, 1), 3, np.int32)
     R = int(free_mb() * 2**20 / (1000 * 6 * 8)) + 1
     res = np.ones((R, 1), np.int64) * 32
-    with pytest.raises(GraphError, match="this chain batch needs about"):
-        _core.screen_chains(k, k, k, k[:0], k[:0], np.zeros((0, 0), np.int64), res)
+    with pytest.raises(GraphError, match="this screen needs about"):
+        rfa_fast.screen_chains(k, k, resolutions=res)
 
 
 def test_refusal_names_the_way_out() -> None:

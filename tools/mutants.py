@@ -9,7 +9,7 @@ the reference and the core wrong together.  For each mutant this script
    temporary directory, with the unmutated build made once for all;
 2. applies the patch (every ``old`` text must occur exactly once: a patch
    that no longer applies stops the run, so the list is retargeted when a
-   file changes, e.g. when a new engine replaces ``csrc/rfa/chains.cpp``);
+   file changes, e.g. when the space engine replaced ``csrc/rfa/chains.cpp``);
 3. rebuilds the extensions when a compiled source changed (``setup.py``
    declares the headers, so a header patch rebuilds too);
 4. runs the fast deterministic tests (no ``slow``, no ``hypothesis``: a kill
@@ -87,7 +87,7 @@ MUTANTS = [
         ),
     ),
     mutant("transposed jump", (ENGINE, "s.J = in.J / st;", "s.J = in.J;")),
-    mutant("dense border count", ("csrc/rfa/chains.cpp", "nb += u && !prev;", "nb += u;")),
+    mutant("dense border count", ("csrc/rfa/lanes_impl.hpp", "nb[v] -= un & ((ui[v] & 1) == 0);", "nb[v] -= un;")),
     mutant(
         "threshold merge inverse",
         ("csrc/rfa/thresholds.cpp", "best = std::min(best, inverse(", "best = std::max(best, inverse("),

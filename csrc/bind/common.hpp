@@ -97,7 +97,6 @@ void without_gil(Fn&& fn) {
 
 // Registration of each family of functions (module.cpp calls them all).
 void register_batch(py::module_& m);
-void register_chains(py::module_& m);
 void register_nb201(py::module_& m);
 void register_space(py::module_& m);
 
