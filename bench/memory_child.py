@@ -59,7 +59,42 @@ def release_free_heap() -> None:
         pass
 
 
+def space_main(B: int) -> dict[str, object]:
+    """Rows of the Once-for-All space, screened at 224 px: rows in, results out, no graph of any candidate."""
+    from rfa_fast.nas import ofa_mbv3_space
+
+    space = ofa_mbv3_space()
+    space.screen(space.sample(64, seed=1), 224)  # compile the space, start the threads: not the screen's cost
+    rows = space.sample(B, seed=B)
+    gc.collect()
+    release_free_heap()
+    before = status_kb()["VmRSS"]
+    reset = reset_peak()
+    t = time.perf_counter()
+    r = space.screen(rows, 224)
+    seconds = time.perf_counter() - t
+    peak = status_kb()["VmHWM"]
+    result = int(sum(getattr(r, f).nbytes for f in r.FIELDS))
+    m = min(B, 200)  # after the measurement: the first answers against the materialized graphs
+    expected = rfa_fast.screen([space.graph(row) for row in rows[:m]], 224)
+    disagree = [f for f in r.FIELDS if not np.array_equal(getattr(r, f)[:m], getattr(expected, f), equal_nan=True)]
+    return {
+        "disagree": disagree,
+        "mode": "space",
+        "candidates": B,
+        "layers": len(space.program.node_names),
+        "input_bytes": int(rows.nbytes),
+        "result_bytes": result,
+        "rss_before_kb": before,
+        "peak_rss_kb": peak,
+        "peak_reset": reset,
+        "screen_seconds": seconds,
+    }
+
+
 def main(mode: str, B: int, L: int) -> dict[str, object]:
+    if mode == "space":
+        return space_main(B)
     k, s = chain_params(np.random.default_rng(B), B, L)
     if mode == "dense":
         inputs = k.nbytes + s.nbytes

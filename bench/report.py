@@ -33,6 +33,8 @@ from benchlib import LABEL  # noqa: E402
 SECTIONS = [
     ("model:", "Single models, one network per call"),
     ("bulk:", "Bulk: 1,000 variants of each architecture"),
+    ("spaces:", "Search spaces in the space engine's lanes"),
+    ("search loop:", "The search-loop case: one candidate per call"),
     ("nb201:", "NAS-Bench-201"),
     ("chains:", "Random chains"),
     ("packing:", "Packing Python-level specs"),

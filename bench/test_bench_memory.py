@@ -77,3 +77,28 @@ def test_peak_memory(benchmark: Any, mode: str) -> None:
         f"peak grew by {growth / 2**20:.0f} MiB during the screen: more than one copy of the "
         f"{m['input_bytes'] / 2**20:.0f} MiB of inputs plus {m['result_bytes'] / 2**20:.0f} MiB of results"
     )
+
+
+@pytest.mark.benchmark(group="memory: peak RSS of a screen of 10^7 space candidates (fresh process)")
+def test_peak_memory_space(benchmark: Any) -> None:
+    """10^7 rows of the Once-for-All space: the screen holds rows and results, never a candidate's graph."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("peak RSS is read from /proc/self/status (Linux)")
+    B = sized(benchmark, 10_000_000, 10_000)
+    record(benchmark, "Space.screen (Once-for-All MobileNetV3, 224 px)", B, base=True)
+    m = benchmark.pedantic(run_child, ("space", B, 0), rounds=1, iterations=1)
+    growth = (m["peak_rss_kb"] - m["rss_before_kb"]) * 1024
+    benchmark.extra_info.update(m)
+    benchmark.extra_info.update(
+        growth_bytes=growth,
+        peak_rss_mb_per_million=m["peak_rss_kb"] / 1024 * 1e6 / B,
+        growth_mb_per_million=growth / 2**20 * 1e6 / B,
+        batch_copies=max(0, growth - m["result_bytes"]) / m["input_bytes"],
+    )
+    assert m["disagree"] == [], f"the screen's answers differ from the materialized graphs' in {m['disagree']}"
+    assert m["peak_reset"], "the kernel did not let the child reset its peak RSS"
+    # results plus per-thread tiles: no copy of the rows, nothing per candidate beyond its results
+    assert growth <= m["result_bytes"] + SLACK, (
+        f"peak grew by {growth / 2**20:.0f} MiB during the screen, more than the "
+        f"{m['result_bytes'] / 2**20:.0f} MiB of results"
+    )
