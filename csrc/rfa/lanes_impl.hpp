@@ -113,6 +113,37 @@ inline double as_resolution(int64_t t) {
   return t > kMaxResolution ? kInf : static_cast<double>(std::max<int64_t>(t, 1));
 }
 
+// A window's rules on one axis, per lane: its extent k' (1 where it is wider
+// than 2^17, which would take products out of range: those lanes are not ok),
+// its size rule out(n) = n >= z ? floor((n + c) / s) : 0 (lanes.hpp), the pad
+// before it that places the center, and whether the lanes can hold it.
+struct Rules {
+  V k, z, c, cpad, ok;
+};
+
+inline Rules rules(V K, V st, V DL, V pb, V pe, V m, V cm) {
+  const V k0 = DL * (K - 1) + 1;
+  const V wide = k0 > kWide;
+  const V k = wide ? splat(1) : k0;
+  const V same = (m == P_SAME_UPPER) | (m == P_SAME_LOWER), valid = m == P_VALID;
+  const V P = valid ? V{} : pb + pe;
+  const V total = vmax(k - st, V{});
+  const V half = total >> 1;
+  // ceil mode: one window more, less one when it would start past the input:
+  // never when k' - pe > s - 1, always when k' - pe <= 0, else depending on the
+  // size (the general engine decides)
+  const V ceil = (cm != 0) & ~valid & ~same;
+  const V never = k - pe > st - 1, always = k - pe <= 0;
+  const V cf = P - k + st;
+  Rules r;
+  r.k = k;
+  r.z = same ? splat(1) : (ceil & always) ? vmax(k - P + 1, splat(1)) : vmax(k - P, splat(1));
+  r.c = same ? st - 1 : ~ceil ? cf : never ? cf + st - 1 : always ? cf - 1 : cf;
+  r.cpad = (m == P_SAME_UPPER) ? half : (m == P_SAME_LOWER) ? total - half : valid ? V{} : pb;
+  r.ok = ~wide & ~(ceil & ~never & ~always);
+  return r;
+}
+
 class Tile {
  public:
   Tile(const Program& p, const Candidates& c, const int64_t* res, int64_t R, const Options& opt, const Outputs& out)
@@ -581,28 +612,14 @@ class Tile {
       const V *K = axis_v(t, F_KERNEL, d), *S = axis_v(t, F_STRIDE, d), *DL = axis_v(t, F_DILATION, d);
       const V *PB = axis_v(t, F_PAD_BEGIN, d), *PE = axis_v(t, F_PAD_END, d);
       for (int v = 0; v < nv_; ++v) {
-        // a window wider than 2^17 would take products out of range: the general engine has it
-        const V k0 = DL[v] * (K[v] - 1) + 1;
-        const V wide = k0 > kWide;
-        const V k = wide ? splat(1) : k0, st = S[v], m = pm[v], pb = PB[v], pe = PE[v];
-        const V same = (m == P_SAME_UPPER) | (m == P_SAME_LOWER), valid = m == P_VALID;
-        const V P = valid ? V{} : pb + pe;
-        const V total = vmax(k - st, V{});
-        const V half = total >> 1;
-        const V cpad = (m == P_SAME_UPPER) ? half : (m == P_SAME_LOWER) ? total - half : valid ? V{} : pb;
-        // ceil mode: one window more, less one when it would start past the
-        // input: never when k' - pe > s - 1, always when k' - pe <= 0, else
-        // depending on the size (the general engine decides)
-        const V ceil = (cm[v] != 0) & ~valid & ~same;
-        const V never = k - pe > st - 1, always = k - pe <= 0;
-        const V zf = vmax(k - P, splat(1)), za = vmax(k - P + 1, splat(1));
-        const V cf = P - k + st;
-        z_[d][v] = same ? splat(1) : (ceil & always) ? za : zf;
-        cc_[d][v] = same ? st - 1 : ~ceil ? cf : never ? cf + st - 1 : always ? cf - 1 : cf;
-        ok_[v] &= ~wide & ~(ceil & ~never & ~always);
-        s_[d][v] = st;
-        kp_[d][v] = k;
-        cp2_[d][v] = cpad + cpad;
+        const Rules r = rules(K[v], S[v], DL[v], PB[v], PE[v], pm[v], cm[v]);
+        z_[d][v] = r.z;
+        cc_[d][v] = r.c;
+        ok_[v] &= r.ok;
+        s_[d][v] = S[v];
+        kp_[d][v] = r.k;
+        cp2_[d][v] = r.cpad + r.cpad;
+        const V k = r.k;
         rated_[v] |= k != 1;
       }
     }
@@ -831,21 +848,8 @@ class Tile {
     const bool ignore = opt_.ignore_1x1;
     for (int v = 0; v < nv_; ++v) {
       const V md = on[v] ? mode[v] : splat(M_NONE);
-      // the rules (window_rules())
-      const V k0 = DL[v] * (K[v] - 1) + 1;
-      const V wide = k0 > kWide;
-      const V k = wide ? splat(1) : k0, st = S[v], m = pm[v], pb = PB[v], pe = PE[v];
-      const V same = (m == P_SAME_UPPER) | (m == P_SAME_LOWER), valid = m == P_VALID;
-      const V P = valid ? V{} : pb + pe;
-      const V total = vmax(k - st, V{});
-      const V half = total >> 1;
-      const V cpad = (m == P_SAME_UPPER) ? half : (m == P_SAME_LOWER) ? total - half : valid ? V{} : pb;
-      const V ceil = (cm[v] != 0) & ~valid & ~same;
-      const V never = k - pe > st - 1, always = k - pe <= 0;
-      const V cf = P - k + st;
-      const V z = same ? splat(1) : (ceil & always) ? vmax(k - P + 1, splat(1)) : vmax(k - P, splat(1));
-      const V c = same ? st - 1 : ~ceil ? cf : never ? cf + st - 1 : always ? cf - 1 : cf;
-      const V ok = ~wide & ~(ceil & ~never & ~always);
+      const Rules r = rules(K[v], S[v], DL[v], PB[v], PE[v], pm[v], cm[v]);
+      const V k = r.k, st = S[v], z = r.z, c = r.c, cpad = r.cpad, ok = r.ok;
       const V rated = ignore ? (k != 1) : splat(-1);
       // the state (window())
       const V f = fi[v], conn = (f & FL_CONN) != 0, g = (f & FL_GLOBAL) != 0, node = md == M_NODE;
