@@ -12,26 +12,22 @@ every alternative and a SELECT. The graphs it stands for are the same
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..kinds import Kind
 from .program import CompiledProgram, ProgramBuilder
-from .template import AXIS_FIELDS, MODE_NODE, MODE_NONE, MODE_PASS, NODE_FIELDS, SELECT, Alternatives, TNode
+from .template import AXIS_FIELDS, MODE_NODE, MODE_NONE, MODE_PASS, NODE_FIELDS, SELECT, Alternatives, Template, TNode
 from .values import Choice, Computed, Derived, Value, combine
 
-if TYPE_CHECKING:
-    from .space import Space
 
-
-def compile_space(space: Space) -> CompiledProgram:
-    """The program of a built space."""
+def compile_space(space: Template) -> CompiledProgram:
+    """The program of a built space's template."""
     fused, removed = _fusions(space)
     b = ProgramBuilder(
         space.dims,
         [len(c.options) for c in space.choices],
-        [len(space.computed_values)] if space.computed_values else [],
+        [len(space.computed)] if space.computed else [],
     )
     scope_map = [0]
     for sc in space.scopes[1:]:
@@ -56,10 +52,10 @@ def compile_space(space: Space) -> CompiledProgram:
             collapse=node.collapse,
         )
         names.append(node.name)
-    return CompiledProgram(b.arrays(), space.dims, names, space.computed_values)
+    return CompiledProgram(b.arrays(), space.dims, names, space.computed)
 
 
-def _fusions(space: Space) -> tuple[dict[int, TNode], set[int]]:
+def _fusions(space: Template) -> tuple[dict[int, TNode], set[int]]:
     """The fused node of every op choice that can be fused (by SELECT index), and the nodes it replaces."""
     fused: dict[int, TNode] = {}
     removed: set[int] = set()
@@ -71,7 +67,7 @@ def _fusions(space: Space) -> tuple[dict[int, TNode], set[int]]:
     return fused, removed
 
 
-def _fuse(space: Space, g: Alternatives) -> TNode | None:
+def _fuse(space: Template, g: Alternatives) -> TNode | None:
     real: dict[int, TNode] = {}
     for o, rec in enumerate(g.options):
         if not isinstance(rec, tuple):

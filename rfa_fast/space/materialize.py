@@ -17,23 +17,19 @@ spec of ``Space.screen``:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..graph import Graph, Node
 from ..kinds import Kind, PadMode, ResizeMode
-from .template import MODE_NONE, MODE_PASS, SELECT, TNode
+from .template import MODE_NONE, MODE_PASS, SELECT, Template, TNode
 from .values import Computed, Value, evaluate_computed, value_at
 
-if TYPE_CHECKING:
-    from .space import Space
 
-
-def materialize(space: Space, row: np.ndarray, *, name: str | None = None) -> Graph:
+def materialize(space: Template, row: np.ndarray, *, name: str | None = None) -> Graph:
     """The graph of the candidate ``row`` (choice indices)."""
     # the computed values once for the row, not once per attribute that reads them
-    computed = evaluate_computed(space.computed_values, np.asarray(row, dtype=np.int64).reshape(1, -1))[0]
+    computed = evaluate_computed(space.computed, np.asarray(row, dtype=np.int64).reshape(1, -1))[0]
 
     def val(v: Value) -> int:
         return int(computed[v.index]) if isinstance(v, Computed) else value_at(v, row)

@@ -39,7 +39,9 @@ from ..errors import GraphError, SpecError
 from ..graph import Graph, Pad
 from ..kinds import Kind, PadMode, ResizeMode
 from ..results import ScreenResult
-from .template import MODE_NODE, SELECT, Alternatives, Scope, TNode
+from .compile import compile_space
+from .materialize import materialize
+from .template import MODE_NODE, SELECT, Alternatives, Scope, Template, TNode
 from .values import Choice, Computed, Derived, Value, is_value
 
 AttrValue = Union[Value, Sequence[Value]]
@@ -77,11 +79,13 @@ class Space:
             raise SpecError(f"dims must be 1, 2 or 3, got {dims}")
         self.name = name
         self.dims = dims
-        self.nodes: list[TNode] = []
-        self.scopes: list[Scope] = [Scope(-1, None)]
-        self.groups: list[Alternatives] = []
-        self._choices: list[Choice] = []
-        self._computed: list[Computed] = []
+        self.template = Template(name, dims)
+        # the template's lists, under the names the declaring methods use
+        self.nodes: list[TNode] = self.template.nodes
+        self.scopes: list[Scope] = self.template.scopes
+        self.groups: list[Alternatives] = self.template.groups
+        self._choices: list[Choice] = self.template.choices
+        self._computed: list[Computed] = self.template.computed
         self._scope = 0
         self._built = False
         self._compiled: Any = None
@@ -447,19 +451,15 @@ class Space:
 
     def graph(self, row: Sequence[int] | np.ndarray, *, name: str | None = None) -> Graph:
         """One candidate as a :class:`~rfa_fast.graph.Graph` with the template's node names."""
-        from .materialize import materialize
-
         self.build()
-        return materialize(self, self._row(row), name=name)
+        return materialize(self.template, self._row(row), name=name)
 
     @property
     def program(self) -> Any:
         """The compiled program (built once, on first use)."""
         if self._compiled is None:
-            from .compile import compile_space
-
             self.build()
-            self._compiled = compile_space(self)
+            self._compiled = compile_space(self.template)
         return self._compiled
 
     def screen(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .values import Choice, Value
+from .values import Choice, Computed, Value
 
 SELECT = 7
 """Template-only kind (``csrc/rfa/program.hpp``): the node is one of its inputs, picked per candidate."""
@@ -77,3 +77,16 @@ class Alternatives:
     choice: Choice
     source: int
     options: list[None | str | tuple[int, int]]
+
+
+@dataclass
+class Template:
+    """Everything a space declares, what compiling and materializing read (a :class:`Space` holds one)."""
+
+    name: str
+    dims: int
+    nodes: list[TNode] = field(default_factory=list)
+    scopes: list[Scope] = field(default_factory=lambda: [Scope(-1, None)])
+    groups: list[Alternatives] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)
+    computed: list[Computed] = field(default_factory=list)
