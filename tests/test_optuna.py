@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -22,6 +23,10 @@ from space_strategies import rows_of, spaces
 import rfa_fast
 from rfa_fast.errors import MissingDependencyError, SpecError
 from rfa_fast.nas import nb201_all, nb201_space
+
+# `python -c` puts its working directory first on sys.path: from the checkout's root it would
+# import the source tree (no compiled extension there after `pip install .`), not the package.
+OUTSIDE = tempfile.gettempdir()
 
 optuna = import_or_skip("optuna", "Optuna is an optional extra: pip install 'rfa_fast[optuna]'")
 ro = import_or_skip("rfa_fast.optuna", "Optuna is an optional extra: pip install 'rfa_fast[optuna]'")
@@ -59,7 +64,7 @@ def chain_space() -> rfa_fast.Space:
 
 def test_import_rfa_fast_does_not_import_optuna() -> None:
     code = "import sys, rfa_fast, rfa_fast.nas, rfa_fast.space; assert 'optuna' not in sys.modules, 'imported'"
-    proc = subprocess.run([sys.executable, "-c", code], env=package_env(), capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], env=package_env(), capture_output=True, text=True, cwd=OUTSIDE)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -70,7 +75,7 @@ def test_missing_optuna_names_the_extra() -> None:
         "try:\n    import rfa_fast.optuna\nexcept MissingDependencyError as e:\n"
         "    assert isinstance(e, ImportError) and e.name == 'optuna', e.name\n    print(e)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=package_env(), capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], env=package_env(), capture_output=True, text=True, cwd=OUTSIDE)
     assert proc.returncode == 0, proc.stderr
     assert "pip install 'rfa_fast[optuna]'" in proc.stdout
 

@@ -16,6 +16,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
 from typing import Any
 
@@ -34,6 +35,10 @@ from rfa_fast import GraphBuilder, Kind, analyze  # noqa: E402
 from rfa_fast.errors import MissingDependencyError, RfaError, TorchError  # noqa: E402
 from rfa_fast.onnx_edit import torch_module_path  # noqa: E402
 from rfa_fast.torch import TorchWarning, UnknownFunctionWarning  # noqa: E402
+
+# `python -c` puts its working directory first on sys.path: from the checkout's root it would
+# import the source tree (no compiled extension there after `pip install .`), not the package.
+OUTSIDE = tempfile.gettempdir()
 
 # -- hand-built modules -------------------------------------------------------------------------
 
@@ -556,7 +561,7 @@ def test_weights_are_not_read_and_the_module_is_left_as_it_was() -> None:
 
 def test_import_rfa_fast_does_not_import_torch() -> None:
     code = "import sys, rfa_fast, rfa_fast.torch, rfa_fast.cli; assert 'torch' not in sys.modules, 'torch imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=OUTSIDE)
 
 
 def test_missing_torch_names_the_extra() -> None:
@@ -569,7 +574,7 @@ def test_missing_torch_names_the_extra() -> None:
         "except MissingDependencyError as e:\n"
         "    print(e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=OUTSIDE).stdout
     assert "from_torch needs torch" in out and "pip install 'rfa_fast[torch]'" in out
     assert issubclass(MissingDependencyError, RfaError)
 
