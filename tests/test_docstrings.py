@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import pkgutil
 
 import pytest
@@ -30,6 +31,9 @@ OPTIONAL = {
     "optuna",
 }  # extras of pyproject.toml
 
+EXAMPLES_NEED = {name: ("torch",) for name in MODULES if name == "rfa_fast.refine" or name.startswith("rfa_fast.torch")}
+"""Modules that import without the extra but whose examples run it."""
+
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
@@ -39,6 +43,11 @@ def test_docstring_examples(name: str) -> None:
         if (e.name or "").split(".")[0] not in OPTIONAL:
             raise
         missing(f"{name} needs the optional {e.name!r}")
+    # examples that use an optional extra (from_torch, apply_torch) need it installed; a missing one is a
+    # skip outside CI and a failure in CI (tests/deps.py), like a module that imports it
+    for extra in EXAMPLES_NEED.get(name, ()):
+        if importlib.util.find_spec(extra) is None:
+            missing(f"the examples of {name} use the optional {extra!r}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed"
 
