@@ -23,25 +23,12 @@ from rfa_fast import _core
 from rfa_fast.batch import GraphBatch
 from rfa_fast.graph import Graph
 from rfa_fast.kinds import Kind, PadMode
+from rfa_fast.results import ScreenResult
 from rfa_fast.space.batched import batch_program, uniform_topology
 
 EXAMPLES = int(os.environ.get("RFA_FAST_PROPERTY_EXAMPLES", "300"))
-KEYS = (
-    "n_unproductive",
-    "n_border",
-    "n_critical",
-    "n_partially_critical",
-    "macs",
-    "macs_unproductive",
-    "i_min",
-    "i_min_axes",
-    "i_max",
-    "i_max_axes",
-    "graph_rf_max",
-    "connected",
-    "aligned",
-    "params",
-)
+KEYS = tuple("graph_rf_max" if f == "rf_max" else f for f in ScreenResult.FIELDS)
+"""The per-graph keys, as the core names them."""
 
 
 def assert_same(want: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> None:
