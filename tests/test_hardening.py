@@ -66,6 +66,17 @@ def test_onnx_findings_raise_onnx_error(name: str, pattern: str) -> None:
         replay_onnx((FINDINGS / name).read_bytes())
 
 
+def test_onnx_reshape_to_a_zero_dim_is_analyzed() -> None:
+    """A Reshape to a shape holding a 0 dim (a fuzz finding: ZeroDivisionError in the
+    pixel-(un)shuffle block detection) has no blocks: the model loads and is analyzed."""
+    data = (FINDINGS / "onnx-reshape-zero-dim.onnx").read_bytes()
+    replay_onnx(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = rfa_fast.load_onnx(data)
+    assert len(rfa_fast.analyze(g, 64).to_dict()["layers"]) == len(g)  # a row per node, none lost
+
+
 def replay_isolated(name: str) -> str:
     """Replay a finding that once hung or exhausted memory in a child process
     with a 3 GB address-space limit and a timeout: a regression fails the test

@@ -104,7 +104,8 @@ if [[ $# -gt 0 ]]; then
 else
   TESTS=()
   for t in test_validation_errors test_threads test_chains test_pack test_property test_onnx_loader test_hardening \
-    test_limits test_thresholds test_nb201_kernel test_hand_cases test_oracle; do
+    test_limits test_thresholds test_nb201_kernel test_hand_cases test_oracle test_space test_space_property \
+    test_space_batched test_space_nas; do
     [[ -f "tests/$t.py" ]] && TESTS+=("tests/$t.py")
   done
   # Bounded hypothesis runs: the sanitized build is ~3x slower and CI has minutes.

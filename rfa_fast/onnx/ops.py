@@ -671,11 +671,15 @@ def _blocks(
     for p in layout:
         key = _prefix_key(s_in[:p])
         n = int(s_in[p])  # type: ignore[call-overload]
+        if n <= 0:  # an empty axis has no blocks
+            return None
         found = None
         for q in range(len(s_out)):
             if out_keys[q] != key:
                 continue
             m = int(s_out[q])  # type: ignore[call-overload]
+            if m <= 0:  # (a shape with a 0 dim, as a hostile file may hold)
+                continue
             if m == n:
                 found = (q, 1, 1)
             elif m < n and n % m == 0 and q + 1 < len(s_out):
