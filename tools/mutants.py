@@ -180,7 +180,17 @@ def build(tree: Path, env: dict[str, str]) -> float:
 
 def pytest(tree: Path, env: dict[str, str], report: Path) -> tuple[list[str], float, str]:
     """Run the fast deterministic tests; the failing test ids (in order), the seconds and the summary line."""
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow and not hypothesis"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow and not hypothesis and not torchvision",
+    ]
     cmd += [f"--junitxml={report}", *fast_tests(tree)]
     proc, secs = run(cmd, tree, env)
     failed = []

@@ -657,7 +657,6 @@ class Tile {
 
   // Any number of computed axes and resolutions (window1() is the common case in one pass).
   void window(int64_t t) {
-    constexpr bool R1 = false;
     const int64_t in = p_.pred[p_.pred_ptr[t]];
     const V *fi = fl(in), *ui = um(in);
     V sp[NV], pass[NV], glob[NV], oob[NV] = {}, u[NV];
@@ -702,29 +701,14 @@ class Tile {
     }
     V* fo = fl(t);
     V* uo = um(t);
-    if (R1) {
-      const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
-      V *nu = counter(N_U, 0), *nb = counter(N_B, 0), *nc = counter(N_C, 0), *np = counter(N_P, 0);
-      const V* rlo = ax(t, S_RMIN, 0);
-      for (int v = 0; v < nv_; ++v) {
-        const V un = sp[v] & rated_[v] & ((Ihi < Ta[v]) | (Ihi < Tb[v]));
-        const V crit = sp[v] & (Ihi < rlo[v]);
-        u[v] = bit(un);
-        nu[v] -= un;
-        nb[v] -= un & ((ui[v] & 1) == 0);
-        nc[v] -= crit;
-        np[v] -= sp[v] & ~crit & (Ilo < rlo[v]);
-      }
-    } else {
-      V nb[NV];
-      for (int v = 0; v < nv_; ++v) {
-        u[v] = (sp[v] & rated_[v]) ? below_all(Ta, v) | below_all(Tb, v) : V{};
-        nb[v] = u[v] & ~ui[v];
-      }
-      count(N_U, u);
-      count(N_B, nb);
-      spatial(t, sp, false);  // critical counts (rf_max below)
+    V nb[NV];
+    for (int v = 0; v < nv_; ++v) {
+      u[v] = (sp[v] & rated_[v]) ? below_all(Ta, v) | below_all(Tb, v) : V{};
+      nb[v] = u[v] & ~ui[v];
     }
+    count(N_U, u);
+    count(N_B, nb);
+    spatial(t, sp, false);  // critical counts (rf_max below)
     for (int v = 0; v < nv_; ++v) {
       const V f = fi[v], conn = (f & FL_CONN) != 0;
       const V present = conn ? (glob[v] ? (f & FL_CTX) | (FL_CONN | FL_GLOBAL | FL_ALIGNED) : (f & FL_CTX) | (FL_CONN | FL_ALIGNED))
