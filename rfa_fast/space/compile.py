@@ -17,7 +17,7 @@ import numpy as np
 
 from ..kinds import Kind
 from .program import CompiledProgram, ProgramBuilder
-from .template import AXIS_FIELDS, MODE_NODE, MODE_NONE, MODE_PASS, NODE_FIELDS, SELECT, Alternatives, Template, TNode
+from .template import AXIS_FIELDS, MODE_NODE, MODE_NONE, MODE_PASS, NODE_FIELDS, Alternatives, Template, TNode
 from .values import Choice, Computed, Derived, Value, combine
 
 
@@ -109,4 +109,4 @@ def _per_option(choice: Choice, values: Sequence[Value]) -> Value:
     return combine(lambda i, *vs: vs[i], index, *tables)
 
 
-__all__ = ["compile_space", "SELECT"]
+__all__ = ["compile_space"]

@@ -10,7 +10,7 @@ travels to Dask workers as plain arrays).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -251,6 +251,3 @@ class CompiledProgram:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-
-
-ColumnFn = Callable[[np.ndarray], list[np.ndarray]]
