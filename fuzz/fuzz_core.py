@@ -140,6 +140,11 @@ def corrupt(dec: Decoder, a: dict[str, Any], arrays_only: bool = False) -> None:
         a[name] = arr[::2]  # a strided view: not C-contiguous
 
 
+def _per_row(arr: np.ndarray, rows: int) -> np.ndarray:
+    """``arr`` as a (rows, -1) column array when its size allows, else unchanged (the core must refuse it)."""
+    return arr.reshape(rows, -1) if arr.size and arr.size % rows == 0 else arr
+
+
 def resolutions(dec: Decoder, D: int) -> np.ndarray:
     R = dec.int(1, 3)
     res = np.array([[dec.pick(RES) if dec.int(0, 7) == 0 else dec.pick(RES[:8]) for _ in range(D)] for _ in range(R)])
@@ -176,7 +181,8 @@ def target(data: bytes) -> None:
         # screen_chains' program (an input and L windows reading columns), its column arrays decoded
         explicit = pads[0].size > 0
         program = chain_program(L, D, True, True, "explicit" if explicit else "same", channels.size > 0)
-        columns = [np.asarray(arrays[k]).reshape(B, -1) if np.asarray(arrays[k]).size else arrays[k] for k in arrays]
+        # one row of columns per candidate; a corrupted array that cannot take that shape goes in as it is
+        columns = [_per_row(np.asarray(arrays[k]), B) for k in arrays]
         columns = columns[:3] + (columns[3:5] if explicit else []) + ([channels] if channels.size else [])
         program.core.screen(np.zeros((B, 0), np.uint8), columns, res, dec.bool(), dec.int(0, 2), True)
         if dec.int(0, 3) == 0:

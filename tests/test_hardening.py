@@ -262,6 +262,33 @@ def test_chains_with_extreme_channels_saturate() -> None:
     assert (r.macs >= 0).all()
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda c: c[:1],  # too few rows (a fuzz harness finding: these never reached the core)
+        lambda c: c.reshape(-1),  # one dimension
+        lambda c: c[:, :-1],  # too narrow
+        lambda c: np.asfortranarray(c),  # not C-contiguous
+        lambda c: c.astype(np.float64),  # not integers
+        lambda c: c.tolist(),  # not an array
+    ],
+)
+def test_program_columns_of_the_wrong_shape_are_graph_errors(bad) -> None:  # type: ignore[no-untyped-def]
+    from rfa_fast.space.batched import chain_program
+
+    B, L = 3, 4
+    program = chain_program(L, 2, True, True, "same", False)
+    good = [np.full((B, L * 2), v, np.int32) for v in (3, 2, 1)]
+    res = np.array([[32, 32]], np.int64)
+    rows = np.zeros((B, 0), np.uint8)
+    assert program.core.screen(rows, good, res, False, 0, True)["graph_rf_max"].shape[0] == B
+    for j in range(3):
+        columns = list(good)
+        columns[j] = bad(good[j])
+        with pytest.raises(rfa_fast.GraphError, match="column"):
+            program.core.screen(rows, columns, res, False, 0, True)
+
+
 # -- RSS stays flat under repeated calls ---------------------------------------
 
 
