@@ -71,12 +71,15 @@ def _nice_top(value: float) -> float:
     return float(10 ** (exp + 1))  # pragma: no cover - the loop always returns
 
 
-def rf_plot_svg(reports: Sequence[Report], axis: int = 0, *, width: int = 960, height: int = 380) -> str:
+def rf_plot_svg(
+    reports: Sequence[Report], axis: int = 0, *, width: int = 960, height: int = 380, id_prefix: str = "rf-plot"
+) -> str:
     """Inline SVG: rf_min and rf_max per layer (log y axis) against each resolution, borders marked.
 
     The layers are those of the first report (fields do not depend on the
     resolution); every report adds a horizontal line at its resolution and
-    a vertical red line at each of its border layers.
+    a vertical red line at each of its border layers.  The element's id is
+    ``{id_prefix}-{axis}`` (a notebook gives each output its own prefix).
     """
     layers = plotted_layers(reports[0])
     left, right, top, bottom = 64, 170, 30, 52
@@ -93,7 +96,7 @@ def rf_plot_svg(reports: Sequence[Report], axis: int = 0, *, width: int = 960, h
         return top + ph * (1 - math.log10(max(v, 1.0)) / span)
 
     out = [
-        f'<svg id="rf-plot-{axis}" class="rf-plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'<svg id="{_e(id_prefix)}-{axis}" class="rf-plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="receptive field per layer">',
         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fcfcfc" stroke="#ccc"/>',
     ]
@@ -189,6 +192,29 @@ def _anisotropic(reports: Sequence[Report]) -> bool:
     return any(len(set(la.rf_max)) > 1 or len(set(la.rf_min)) > 1 for la in plotted_layers(reports[0]))
 
 
+def rf_figures(reports: Sequence[Report], *, id_prefix: str = "rf-plot") -> list[str]:
+    """The plot as ``<figure>`` elements with captions: one, or one per axis when the axes differ.
+
+    >>> import rfa_fast
+    >>> from rfa_fast import zoo
+    >>> figs = rf_figures([rfa_fast.analyze(zoo.resnet18(), 32)], id_prefix="r18")
+    >>> len(figs), '<svg id="r18-0"' in figs[0]
+    (1, True)
+    """
+    dims = reports[0].graph.dims
+    axes = range(dims) if _anisotropic(reports) else range(1)
+    names = AXIS_NAMES.get(dims, [str(a) for a in range(dims)])
+    figures = []
+    for a in axes:
+        caption = f"axis {names[a]}: " if len(axes) > 1 else ""
+        figures.append(
+            f"<figure>{rf_plot_svg(reports, a, id_prefix=id_prefix)}<figcaption>{caption}rf_min (dashed) and rf_max "
+            "of each convolution and pool; dashed grey lines: the input resolutions; red: border layers. A layer "
+            "whose rf_min is above a resolution line is critical at that resolution.</figcaption></figure>"
+        )
+    return figures
+
+
 # -- the drawing ------------------------------------------------------------
 def inline_svg(svg: str) -> str:
     """Graphviz's SVG made fit for inlining in HTML: no prolog, comments or namespace URLs."""
@@ -251,8 +277,21 @@ def summary_table(reports: Sequence[Report]) -> str:
     return f'<table class="summary"><thead><tr>{th}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def layer_table(report: Report) -> str:
-    """The per-layer table of :class:`Report`, rows coloured by status."""
+ROW_STYLES = {
+    "border": f"background:{draw.STATUS_COLORS['border']};color:#fff",
+    "unproductive": f"background:{draw.STATUS_COLORS['unproductive']}",
+    "critical": f"background:{draw.STATUS_COLORS['critical']}",
+}
+"""Inline row styles by status, for HTML shown without the page's CSS (a notebook output)."""
+
+
+def layer_table(report: Report, *, inline_styles: bool = False) -> str:
+    """The per-layer table of :class:`Report`, rows coloured by status.
+
+    The rows carry the status as their class (the report's CSS colours
+    them); ``inline_styles`` also writes the colours into each row's
+    ``style``, so that they survive where no stylesheet applies.
+    """
     th = "".join(
         f'<th class="text">{_e(h)}</th>' if c < 2 else f"<th>{_e(h)}</th>" for c, h in enumerate(report.HEADER)
     )
@@ -260,7 +299,9 @@ def layer_table(report: Report) -> str:
     for la, row in zip(report.layers, report.table_rows()):
         cells = [f'<td class="name" title="{_e(row[0])}">{_e(row[0])}</td>', f'<td class="op">{_e(row[1])}</td>']
         cells += [f"<td>{_e(v)}</td>" for v in row[2:]]
-        body.append(f'<tr class="{la.status}">{"".join(cells)}</tr>')
+        style = ROW_STYLES.get(la.status) if inline_styles else None
+        attr = f' style="{style}"' if style else ""
+        body.append(f'<tr class="{la.status}"{attr}>{"".join(cells)}</tr>')
     return f'<table class="layers"><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -300,15 +341,7 @@ def build_html(reports: Sequence[Report], *, source: str | None = None, drawings
         "(Richter et al., ICMLA 2021).</p>",
         "<h2>Receptive field per layer</h2>",
     ]
-    axes = range(first.graph.dims) if _anisotropic(reports) else range(1)
-    names = AXIS_NAMES.get(first.graph.dims, [str(a) for a in range(first.graph.dims)])
-    for a in axes:
-        caption = f"axis {names[a]}: " if len(axes) > 1 else ""
-        parts.append(
-            f"<figure>{rf_plot_svg(reports, a)}<figcaption>{caption}rf_min (dashed) and rf_max of each convolution "
-            "and pool; dashed grey lines: the input resolutions; red: border layers. A layer whose rf_min is above "
-            "a resolution line is critical at that resolution.</figcaption></figure>"
-        )
+    parts += rf_figures(reports)
     if drawings:
         for r in reports:
             parts.append(f"<h2>Graph at {_e(fmt_axes(r.resolution))} px</h2>")
@@ -330,4 +363,14 @@ def write_html(reports: Sequence[Report], path: str, *, source: str | None = Non
         f.write(page)
 
 
-__all__ = ["build_html", "inline_svg", "layer_table", "plotted_layers", "rf_plot_svg", "summary_table", "write_html"]
+__all__ = [
+    "ROW_STYLES",
+    "build_html",
+    "inline_svg",
+    "layer_table",
+    "plotted_layers",
+    "rf_figures",
+    "rf_plot_svg",
+    "summary_table",
+    "write_html",
+]

@@ -6,7 +6,6 @@ serializes them. ``Report.to_dict()`` follows DESIGN.md "Stable outputs".
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass
@@ -308,17 +307,14 @@ class Report:
         )
 
     def _repr_html_(self) -> str:
-        colors = {"border": "#d62728", "unproductive": "#ff9896", "critical": "#ffbb78", "ok": ""}
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
-        body = []
-        for la, row in zip(self.layers, self.table_rows()):
-            style = f' style="background:{colors[la.status]}"' if colors[la.status] else ""
-            body.append(f"<tr{style}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
-        return (
-            f"<div><b>{html.escape(self.model)}</b> at {html.escape(fmt_axes(self.resolution))} px"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            f"<p>{html.escape(self.summary_line())}</p></div>"
-        )
+        """Jupyter's rich display: summary, receptive-field plot and the table coloured by status.
+
+        Self-contained (inline SVG, no script, styles scoped under
+        ``.rfa-nb``); see :func:`rfa_fast.notebook.report_html`.
+        """
+        from .notebook import report_html
+
+        return report_html(self)
 
 
 def _inf_to_none(obj: Any) -> Any:

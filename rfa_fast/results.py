@@ -95,6 +95,16 @@ class ScreenResult:
         res = [tuple(int(x) for x in r) for r in self.resolutions]
         return f"<ScreenResult {len(self)} graphs at {res}: {ok} without unproductive layers at {res[0]}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: counts per resolution, I_min/I_max/rf_max ranges and the first rows.
+
+        Fast for any size: only the first rows are converted, the summary is
+        vectorized numpy (see :func:`rfa_fast.notebook.screen_html`).
+        """
+        from .notebook import screen_html
+
+        return screen_html(self)
+
     def _col(self, resolution: int | None) -> int:
         return 0 if resolution is None else int(resolution)
 

@@ -73,7 +73,7 @@ def test_str_is_a_table_with_summary() -> None:
     assert any(line.startswith("gate") and "+g" in line for line in lines)
     assert lines[-1].startswith("border layers:")
     html = rfa_fast.analyze(se_net(), 32)._repr_html_()
-    assert "<table>" in html and "gate" in html
+    assert '<table class="layers">' in html and ">gate</td>" in html  # tests/test_notebook.py checks the rest
 
 
 def test_screen_result_arrays() -> None:
