@@ -12,7 +12,6 @@ import html
 import json
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -209,10 +208,7 @@ def test_screen_html_of_ten_million_candidates_is_fast() -> None:
     raw |= {"graph_rf_max": np.broadcast_to(i_min[:, None], (n, 2)), "connected": connected}
     raw |= {"aligned": np.broadcast_to(np.True_, (n,)), "params": zeros((n,), np.int64)}
     r = ScreenResult(raw, np.array([[32, 32]]), None)
-    t = time.perf_counter()
-    out = r._repr_html_()
-    elapsed = time.perf_counter() - t
-    assert elapsed < 3.0, f"{elapsed:.2f} s for 10^7 candidates"
+    out = r._repr_html_()  # only the first rows are converted (speed is not asserted here: bench/ times things)
     assert len(out) < 10_000 and len(rows_of(out, "rfa-nb-head")) == 10
     summary = dict(re.findall(r'<tr><th class="text">([^<]*)</th><td>([^<]*)</td></tr>', out))
     live = i_min[connected]
