@@ -280,7 +280,7 @@ def screen_chains(
     columns = [
         np.ascontiguousarray(
             np.broadcast_to(a[:, :, None], (B, L, D)) if (per_axis_arrays and a.ndim == 2) else a
-        ).reshape(B, -1)
+        ).reshape(B, L * D if per_axis_arrays else L)  # not -1: numpy cannot infer it when B is 0
         for a in arrays
     ]
     if ch is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -112,3 +113,18 @@ def test_i_min_is_the_smallest_resolution_without_unproductive_layers(case) -> N
     bad = np.nonzero(sweep.n_unproductive[0])[0]
     expected = 1 if bad.size == 0 else int(bad[-1]) + 2  # resolutions start at 1
     assert i_min == expected
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (0, 4, 2), (3, 0)])
+def test_empty_batches_and_empty_chains(shape: tuple[int, ...]) -> None:
+    # zero candidates (a helper's finding: numpy cannot reshape (0, -1)) and zero layers (only the input)
+    k = np.full(shape, 3)
+    r = rfa_fast.screen_chains(
+        k, np.ones(shape, int), resolutions=[32, 64], channels=np.ones(shape[:1] + (shape[1] + 1,), int)
+    )
+    assert r.n_unproductive.shape == (shape[0], 2)
+    assert r.i_min.shape == (shape[0],)
+    assert len(r) == shape[0]
+    if shape[0]:
+        assert (r.n_unproductive == 0).all() and (r.macs == 0).all()
+        np.testing.assert_array_equal(r.rf_max, 1)  # the input alone
