@@ -190,6 +190,9 @@ class Context:
 
     def needs_resolution(self, node: OpNode, what: str) -> OnnxError:
         hint = "; the input's spatial size is dynamic: pass resolution= to load_onnx" if self.dynamic_input else ""
+        why = next((w for w in map(self.tensors.why, node.input) if w), None)
+        if why is not None:  # a constant fold failed on the way: say where and why
+            hint += f"; the constant folder could not evaluate {why}"
         return self.fail(node, f"{what} is not known statically{hint}")
 
     def unsupported(self, node: OpNode, why: str = "is not supported by rfa_fast") -> UnsupportedOpError:

@@ -148,6 +148,7 @@ class Tensors:
         self._data = data if data is not None else set()
         self._values: dict[str, np.ndarray | None] = {}
         self._dynamic: dict[str, bool] = {}
+        self._why: dict[str, str] = {}  # the reason a fold failed, by output name
         self._shapes: dict[str, Shape | None] = {}
         self._elem: dict[str, int] = {}
         self._inferred: dict[str, Shape | None] | None = None
@@ -179,6 +180,10 @@ class Tensors:
         """Whether the (folded) value depends on the shape of the image path."""
         self.value(name)
         return self._dynamic.get(name, False)
+
+    def why(self, name: str) -> str | None:
+        """Why the folder could not compute the value of ``name``, when a fold failed on its way."""
+        return self._why.get(name)
 
     def ints(self, name: str) -> list[int] | None:
         v = self.value(name)
@@ -293,10 +298,8 @@ class Tensors:
         missing = [("v", i) for i in node.input if i and i not in self._values]
         if missing:
             return missing
-        try:
-            outs = _evaluate(node, [self._values.get(i) if i else None for i in node.input])
-        except Exception:  # a fold we cannot do: the value is unknown, never an error
-            outs = None
+        args = [self._values.get(i) if i else None for i in node.input]
+        outs, why = self._fold(node, args)
         dyn = any(self._dynamic.get(i, False) for i in node.input if i)
         for k, out in enumerate(node.output):
             if out:
@@ -304,7 +307,33 @@ class Tensors:
                 if v is not None and v.size > MAX_ELEMENTS:
                     v = None
                 self._set_value(out, v, dyn)
+                if v is None and why is not None:
+                    self._why[out] = why
         return []
+
+    def _fold(self, node: Any, args: list[np.ndarray | None]) -> tuple[list[np.ndarray | None] | None, str | None]:
+        """Fold one node: the numpy table, else ONNX's reference evaluator; values and why not.
+
+        A fold that fails leaves the value unknown, never raises: the reason
+        (naming the node and its op) is kept for the error of a handler that
+        needs the value (:meth:`why`).
+        """
+        unknown = [i for i, a in zip(node.input, args) if i and a is None]
+        if unknown:  # not a constant, or a fold that failed upstream: pass its reason on
+            return None, next((self._why[i] for i in unknown if i in self._why), None)
+        op = node.op_type
+        where = f"node {node.name or next((t for t in node.output if t), op)!r} ({op})"
+        if op == "Constant" or op in _FOLD:
+            try:
+                return _evaluate(node, args), None
+            except Exception as e:  # a fold we cannot do: the value is unknown, never an error
+                return None, f"{where}: {type(e).__name__}: {e}"
+        from .reference_fold import FoldError, fold_reference
+
+        try:
+            return fold_reference(node, args, self._opset(node.domain)), None
+        except FoldError as e:
+            return None, f"{where}: {e}"
 
     def _shape_step(self, t: str) -> list[tuple[str, str]]:
         """Shape of ``t``: static if known, else re-inferred from its producer's inputs."""
@@ -484,6 +513,19 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a / b
 
 
+def _pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # ONNX's Pow has the type of its base, whatever the exponent's.
+    return np.asarray(np.power(a, b)).astype(np.asarray(a).dtype)
+
+
+def _mod(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray | None] | None:
+    if not _need(args, 2):
+        return None
+    # fmod=0 (integers): the sign of the divisor, like Python's %; fmod=1: C's fmod.
+    fn = np.fmod if attrs_of(node).get("fmod", 0) else np.mod
+    return [np.asarray(fn(args[0], args[1]))]  # type: ignore[arg-type]
+
+
 def _variadic(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., list[np.ndarray | None] | None]:
     def run(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray | None] | None:
         if not args or any(a is None for a in args):
@@ -626,9 +668,13 @@ def _reduce(fn: Callable[..., np.ndarray]) -> Callable[..., list[np.ndarray | No
             return None
         x = np.asarray(args[0])
         axes = _axes_arg(node, args, 1)
-        keep = bool(attrs_of(node).get("keepdims", 1))
-        ax = None if not axes else tuple(a + x.ndim if a < 0 else a for a in axes)
-        return [np.asarray(fn(x, axis=ax, keepdims=keep))]
+        a = attrs_of(node)
+        if not axes and a.get("noop_with_empty_axes", 0):
+            return [x]
+        keep = bool(a.get("keepdims", 1))
+        ax = None if not axes else tuple(v + x.ndim if v < 0 else v for v in axes)
+        # numpy widens small integers in sums and products; ONNX keeps the input's type
+        return [np.asarray(fn(x, axis=ax, keepdims=keep)).astype(x.dtype, copy=False)]
 
     return run
 
@@ -662,7 +708,12 @@ def _split(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarr
         sizes = [int(v) for v in np.asarray(args[1]).reshape(-1)]
     n_out = len(node.output)
     if sizes is None:
-        return [np.asarray(p) for p in np.array_split(x, n_out, axis=axis)]
+        # Equal parts; with opset 18's num_outputs, parts of ceil(n / k) and a smaller last one.
+        n = x.shape[axis]
+        step = -(-n // n_out)
+        if n % n_out == 0 or "num_outputs" not in a:
+            return [np.asarray(p) for p in np.array_split(x, n_out, axis=axis)]
+        return [np.asarray(p) for p in np.split(x, list(range(step, n, step)), axis=axis)]
     return [np.asarray(p) for p in np.split(x, np.cumsum(sizes)[:-1], axis=axis)]
 
 
@@ -691,8 +742,8 @@ _FOLD: dict[str, Callable[[onnx.NodeProto, list[np.ndarray | None]], list[np.nda
     "Sub": _binary(np.subtract),
     "Mul": _binary(np.multiply),
     "Div": _binary(_div),
-    "Mod": _binary(np.fmod),
-    "Pow": _binary(np.power),
+    "Mod": _mod,
+    "Pow": _binary(_pow),
     "Equal": _binary(np.equal),
     "Less": _binary(np.less),
     "Greater": _binary(np.greater),
