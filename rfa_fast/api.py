@@ -38,8 +38,11 @@ def _square(size: int, dims: int) -> np.ndarray:
 def resolutions_array(resolutions: Any, dims: int) -> np.ndarray:
     """Normalize resolutions to an int64 array [R, dims].
 
-    Accepts an int (square), a per-axis tuple, a list of either, or an array
-    [R] (square) / [R, dims].
+    Accepts an int (square), a per-axis tuple (one resolution), a list of
+    either (several: ``[32, 64]`` is two square resolutions), or an array
+    [R] (square) / [R, dims].  Each form has this one meaning in
+    :func:`screen`, :func:`screen_chains` and ``Space.screen``;
+    :func:`analyze` takes one resolution, so it refuses a list.
 
     >>> resolutions_array([32, (64, 48)], 2).tolist()
     [[32, 32], [64, 48]]
@@ -100,9 +103,14 @@ def analyze(graph: Graph, resolution: Resolution | None = None, *, ignore_1x1: b
 
     Args:
         graph: from :func:`rfa_fast.load_onnx`, a :class:`GraphBuilder` or a spec.
-        resolution: input size, an int (square) or one per spatial axis;
-            defaults to the graph's static input shape.
+        resolution: input size, an int (square) or a tuple with one size per
+            spatial axis (H, W for 2-D); defaults to the graph's static input
+            shape.  A list is refused (:class:`ResolutionError`): everywhere
+            else a list means several resolutions, which is :func:`screen`'s job.
         ignore_1x1: do not rate layers whose kernel is 1 on every axis.
+
+    Raises:
+        ResolutionError: a list, several resolutions, or a size outside 1..2^30.
 
     >>> import rfa_fast
     >>> b = rfa_fast.GraphBuilder("vggish")
@@ -113,12 +121,21 @@ def analyze(graph: Graph, resolution: Resolution | None = None, *, ignore_1x1: b
     >>> rep = rfa_fast.analyze(b.build(), 8)
     >>> rep.summary["border_layers"], rep.summary["n_unproductive"]  # pool4 gets the 2x2 map of conv4
     (['pool4'], 3)
+    >>> rfa_fast.analyze(b.build(), (8, 16)).resolution  # a tuple: one size per axis
+    (8, 16)
     """
     if resolution is None:
         if graph.input_shape is None:
             raise ResolutionError(f"graph {graph.name!r} has no static input size: pass a resolution")
         resolution = tuple(graph.input_shape)
-    res = resolutions_array(resolution if not isinstance(resolution, list) else tuple(resolution), graph.dims)
+    elif isinstance(resolution, list):
+        # screen() reads a list as several resolutions; reading it here as one per-axis
+        # resolution would give the same argument two meanings (issue 17), so refuse it
+        raise ResolutionError(
+            f"analyze() takes one resolution, got the list {resolution!r}: pass a tuple for one size per axis "
+            f"(e.g. {tuple(resolution)!r}) or use screen() for several resolutions"
+        )
+    res = resolutions_array(resolution, graph.dims)
     if res.shape[0] != 1:
         raise ResolutionError("analyze() takes one resolution; use screen() for several")
     raw = _core.analyze_batch(graph.to_arrays(), res, ignore_1x1, 1, True, True)
@@ -148,7 +165,10 @@ def screen(
 
     Args:
         batch: a :class:`GraphBatch`, or a list of graphs or specs.
-        resolutions: an int, a per-axis tuple, or a list of them (R in all).
+        resolutions: an int (square), a tuple (one size per axis: a single
+            resolution), or a list of ints and tuples (R resolutions in all:
+            ``[32, 64]`` is 32x32 and 64x64, never 32x64), or an int array
+            [R] (square) or [R, D].
         ignore_1x1: do not rate layers whose kernel is 1 on every axis.
         threads: worker threads (default: every core).
         i_min: compute I_min (a maximum of per-node thresholds); off saves a little when

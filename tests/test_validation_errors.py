@@ -226,3 +226,46 @@ def test_batch_too_large_for_memory_is_refused_before_allocating() -> None:
         run(a, res, per_node=True)
     out = run(a, res[:2], per_node=False)  # the same graph without per-node results is fine
     assert out["i_min"][0] == 2.0  # 1x1 convs act like dense layers only on a 1x1 map
+
+
+def _strided_2x2() -> rfa_fast.Graph:
+    """Input, then a 2x2 window of stride 2 (no padding): its map is floor(I/2) on each axis."""
+    b = GraphBuilder("s2")
+    b.conv(b.input(), 2, 2, name="c")
+    return b.build()
+
+
+def test_a_list_is_several_resolutions_everywhere_a_tuple_one() -> None:
+    """Issue 17 item 4: ``[32, 64]`` is two square resolutions, ``(32, 64)`` one resolution per axis."""
+    g = _strided_2x2()
+    # analyze refuses a list, naming both ways out
+    with pytest.raises(rfa_fast.ResolutionError, match=r"tuple.*\(32, 64\).*screen\(\)"):
+        rfa_fast.analyze(g, [32, 64])
+    with pytest.raises(ValueError):  # ResolutionError is a ValueError too
+        rfa_fast.analyze(g, [32])
+    # a tuple is per axis: floor(32/2) x floor(64/2)
+    assert rfa_fast.analyze(g, (32, 64)).layers[-1].fmap == (16, 32)
+    # screen: the list is two square resolutions, the tuple one per-axis resolution
+    assert rfa_fast.screen([g], [32, 64]).resolutions.tolist() == [[32, 32], [64, 64]]
+    assert rfa_fast.screen([g], (32, 64)).resolutions.tolist() == [[32, 64]]
+    assert rfa_fast.screen([g], [(32, 64)]).resolutions.tolist() == [[32, 64]]
+    # screen_chains shares the rule (Space.screen reads resolutions with the same resolutions_array)
+    k, s = np.array([[2]]), np.array([[2]])
+    assert rfa_fast.screen_chains(k, s, resolutions=[32, 64]).resolutions.tolist() == [[32, 32], [64, 64]]
+    assert rfa_fast.screen_chains(k, s, resolutions=(32, 64)).resolutions.tolist() == [[32, 64]]
+    # at 2 px the 2x2 window's input fits one window (rule (b)): unproductive at 2x2, not at 2x4
+    r = rfa_fast.screen([g], [(2, 2), (2, 4)])
+    assert r.n_unproductive.tolist() == [[1, 0]]
+
+
+def test_load_onnx_refuses_a_list_resolution() -> None:
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], [0.0] * 108)
+    model = helper.make_model(helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "n", [x], [y], [w]))
+    with pytest.raises(rfa_fast.ResolutionError, match=r"\(32, 48\)"):
+        rfa_fast.load_onnx(model, resolution=[32, 48])
+    assert rfa_fast.load_onnx(model, resolution=(32, 48)).input_shape == (32, 48)

@@ -91,3 +91,23 @@ def test_embedded_weights_model_loads_like_the_weightless_one() -> None:
     assert [n.to_spec() for n in embedded.nodes] == [n.to_spec() for n in weightless.nodes]
     assert report.summary == report2.summary
     assert report.summary["params"] > 3_000_000  # convs and the classifier, from weight dims
+
+
+def test_inception_v3_square_and_per_axis_i_min_promises() -> None:
+    """Issue 17 item 3: what Inception v3's I_min numbers promise, checked by screening.
+
+    The rules (a) and (b) must hold on every axis, so the resolutions with no
+    unproductive layer form a staircase, not a box (docs/semantics.md, "I_min
+    and I_max").  Measured here: square I_min 171 (the 3x3 conv and 3x3 pool
+    of Mixed_7b/7c see a 3x3 map up to 170 px); per-axis 239x171: from 239 px
+    high (171 px wide) no layer meets a rule along that axis, whatever the
+    other axis (the 1x7 conv branch7x7dbl_5 of Mixed_6b..6e meets rule (a)
+    along H up to 238 px; along W only up to 143).
+    """
+    g, _, _ = loaded("inception_v3")
+    res = [(171, 171), (170, 170), (239, 1), (238, 1), (1, 171), (1, 170), (171, 144), (170, 144), (171, 143)]
+    r = rfa_fast.screen([g], res)
+    assert r.i_min.tolist() == [171.0] and r.i_min_axes.tolist() == [[239.0, 171.0]]
+    assert r.n_unproductive[0].tolist() == [0, 4, 0, 4, 0, 8, 0, 4, 4]
+    # the square is never above the per-axis values: one axis at its value frees the input alone
+    assert r.i_min[0] <= r.i_min_axes[0].min()

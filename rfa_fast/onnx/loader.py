@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import onnx
 
-from ..errors import OnnxError
+from ..errors import OnnxError, ResolutionError
 from ..graph import Graph, Node
 from ..kinds import Kind
 from . import ops
@@ -78,7 +78,8 @@ def load_onnx(
         strict: raise :class:`~rfa_fast.errors.UnsupportedOpError` on an op
             the loader does not know, instead of treating it as identity
             (shape-preserving) or global with a warning.
-        resolution: the spatial input size (an int, or one per axis) at which
+        resolution: the spatial input size (an int, or a tuple with one size
+            per axis; a list is refused, as in :func:`rfa_fast.analyze`) at which
             sizes computed at run time (Resize by ``sizes``, TF-style SAME
             pads, reshapes) are folded; needed when the input size is dynamic
             and such ops exist.  Default: the size declared in the model.
@@ -86,6 +87,8 @@ def load_onnx(
     Raises:
         OnnxError: not a file, not ONNX, truncated, cyclic, a Conv without a
             kernel shape, a size needed but dynamic... naming file, node, op.
+        ResolutionError: ``resolution`` is a list (a list means several
+            resolutions everywhere in rfa_fast; one per axis is a tuple).
 
     Example:
         >>> from onnx import helper, TensorProto
@@ -303,6 +306,12 @@ def _override(
     """The input shape to infer with when ``resolution`` is given (batch 1 if symbolic)."""
     if resolution is None:
         return None
+    if isinstance(resolution, list):
+        # a list means several resolutions everywhere else (screen): one meaning per form
+        raise ResolutionError(
+            f"{label}: resolution must be an int or a tuple with one size per axis, got the list {resolution!r} "
+            f"(pass {tuple(resolution)!r})"
+        )
     if isinstance(resolution, (int,)) and not isinstance(resolution, bool):
         res = (int(resolution),) * dims
     else:
