@@ -21,6 +21,7 @@ import csv
 import importlib
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import RfaError
-from .report import Report, fmt_axes, fmt_count
+from .report import Report, fmt_axes, fmt_count, fmt_i_min
 
 PROG = "rfa-fast"
 _MODEL_HELP = "an ONNX file, or a PyTorch model: torchvision:NAME, timm:NAME or package.module:factory"
@@ -320,6 +321,7 @@ def screen_rows(result: Any) -> list[dict[str, Any]]:
                 "macs": [int(v) for v in result.macs[b]],
                 "macs_unproductive": [int(v) for v in result.macs_unproductive[b]],
                 "i_min": tuple(float(v) for v in result.i_min_axes[b]),
+                "i_min_square": float(result.i_min[b]),
                 "i_max": tuple(float(v) for v in result.i_max_axes[b]),
                 "rf_max": tuple(float(v) for v in result.rf_max[b]),
             }
@@ -351,7 +353,8 @@ def format_screen_table(rows: list[dict[str, Any]], tags: list[str]) -> str:
                 str(row["n_border"][c]),
                 _macs_text(row["macs"][c], row["macs_unproductive"][c]),
             ]
-        body.append(cells + [fmt_axes(row["i_min"]), fmt_axes(row["i_max"]), fmt_axes(row["rf_max"])])
+        i_min = fmt_i_min(row["i_min_square"], row["i_min"])
+        body.append(cells + [i_min, fmt_axes(row["i_max"]), fmt_axes(row["rf_max"])])
     widths = [max([len(h)] + [len(cells[i]) for cells in body]) for i, h in enumerate(head)]
 
     def line(cells: list[str]) -> str:
@@ -360,10 +363,27 @@ def format_screen_table(rows: list[dict[str, Any]], tags: list[str]) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(cells) for cells in body])
 
 
+def _largest(values: Sequence[float]) -> float:
+    """The largest of the axes' values that are numbers (NaN when none is)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return max(finite) if finite else math.nan
+
+
+def _num(v: float) -> str:
+    """A CSV cell: an integer without ``.0``, ``inf``, or empty for NaN (a disconnected model)."""
+    return "" if math.isnan(v) else fmt_axes((v,))
+
+
 def write_screen_csv(path: str, rows: list[dict[str, Any]], errors: dict[str, str], tags: list[str]) -> None:
-    """The table as CSV with plain numbers (``inf`` for no I_min; HxW when the axes differ), then
-    the failed files with their error and empty cells."""
-    cols = _screen_columns(tags) + ["macs", "error"]
+    """The table as CSV with plain numbers, then the failed files with their error and empty cells.
+
+    ``i_min`` is the square I_min, ``i_max`` and ``rf_max`` the largest over the axes (``inf``:
+    no I_min up to 2^30); ``i_min_axis0``, ``i_min_axis1``, ... (and the same for ``i_max`` and
+    ``rf_max``) give each axis its own column, so that every cell stays a number.
+    """
+    D = len(rows[0]["i_min"]) if rows else 0
+    per_axis = [f"{key}_axis{a}" for key in ("i_min", "i_max", "rf_max") for a in range(D)]
+    cols = _screen_columns(tags) + per_axis + ["macs", "error"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -371,7 +391,8 @@ def write_screen_csv(path: str, rows: list[dict[str, Any]], errors: dict[str, st
             cells: list[Any] = [row["file"]]
             for c in range(len(tags)):
                 cells += [row["n_unproductive"][c], row["n_border"][c], row["macs_unproductive"][c]]
-            cells += [fmt_axes(row["i_min"]), fmt_axes(row["i_max"]), fmt_axes(row["rf_max"]), row["macs"][0], ""]
+            cells += [_num(row["i_min_square"]), _num(_largest(row["i_max"])), _num(_largest(row["rf_max"]))]
+            cells += [_num(v) for key in ("i_min", "i_max", "rf_max") for v in row[key]] + [row["macs"][0], ""]
             w.writerow(cells)
         for name, message in errors.items():
             w.writerow([name] + [""] * (len(cols) - 2) + [message.splitlines()[0]])

@@ -75,6 +75,19 @@ def _status_word(bits: int) -> str:
     return "ok"
 
 
+def fmt_i_min(square: float, axes: tuple[float, ...] | list[float]) -> str:
+    """The square I_min, with the per-axis values beside it when an axis alone differs.
+
+    ``171, (239, 171)`` -> ``171 (per axis 239x171)``: the headline is the DESIGN's
+    I_min (square resolutions); the per-axis values promise something else
+    (each axis alone, docs/semantics.md) and are shown only when they add to it.
+    """
+    head = fmt_axes((square,))
+    if all(v == square or (math.isnan(v) and math.isnan(square)) for v in axes):
+        return head
+    return f"{head} (per axis {fmt_axes(tuple(axes))})"
+
+
 def fmt_axes(values: tuple[Any, ...] | list[Any]) -> str:
     """``(3, 3)`` -> ``3``; ``(1, 7)`` -> ``1x7``; inf -> ``inf``."""
     parts = []
@@ -128,6 +141,8 @@ class Report:
             "macs": int(raw["macs"][0, 0]),
             "macs_unproductive": int(raw["macs_unproductive"][0, 0]),
             "aligned": bool(raw["aligned"][0]),
+            # the DESIGN's I_min (square resolutions); "i_min" above is per axis alone (docs/semantics.md)
+            "i_min_square": float(raw["i_min"][0]),
         }
 
     @property
@@ -264,7 +279,7 @@ class Report:
     def summary_line(self) -> str:
         s = self.summary
         border = ", ".join(s["border_layers"]) or "none"
-        imin = fmt_axes(tuple(s["i_min"]))
+        imin = fmt_i_min(s["i_min_square"], s["i_min"])
         imax = fmt_axes(tuple(s["i_max"]))
         parts = [
             f"border layers: {border}",

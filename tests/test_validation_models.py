@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,3 +112,26 @@ def test_inception_v3_square_and_per_axis_i_min_promises() -> None:
     assert r.n_unproductive[0].tolist() == [0, 4, 0, 4, 0, 8, 0, 4, 4]
     # the square is never above the per-axis values: one axis at its value frees the input alone
     assert r.i_min[0] <= r.i_min_axes[0].min()
+    # the headline is the square I_min; the per-axis values stand beside it, never instead of it
+    report = rfa_fast.analyze(g, 224)
+    assert report.summary["i_min_square"] == 171.0 and report.summary["i_min"] == [239.0, 171.0]
+    assert "I_min-I_max: 171 (per axis 239x171)-" in report.summary_line()
+
+
+def test_screen_csv_is_numeric_with_one_column_per_axis(tmp_path: Path) -> None:
+    """Issue 17 item 3: the CSV of `rfa-fast screen` holds numbers only (Inception v3's per-axis I_min differs)."""
+    import csv
+
+    from rfa_fast.cli import main
+
+    paths = [str(VALIDATION / "onnx" / f"{n}.graph.onnx") for n in ("inception_v3", "resnet18")]
+    assert main(["screen", *paths, "-r", "224", "--csv", str(tmp_path / "t.csv")]) == 0
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = {Path(r["file"]).name.split(".")[0]: r for r in csv.DictReader(f)}
+    inc, r18 = rows["inception_v3"], rows["resnet18"]
+    assert (inc["i_min"], inc["i_min_axis0"], inc["i_min_axis1"]) == ("171", "239", "171")
+    assert (r18["i_min"], r18["i_min_axis0"], r18["i_min_axis1"]) == ("97", "97", "97")
+    assert (r18["i_max"], r18["i_max_axis0"], r18["rf_max_axis1"]) == ("435", "435", "435")
+    for row in rows.values():
+        for key in ("i_min", "i_max", "rf_max", "macs") + tuple(k for k in row if "_axis" in k):
+            float(row[key])  # a number in every cell
