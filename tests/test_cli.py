@@ -47,7 +47,7 @@ def test_analyze_vgg16_at_224_table_and_summary(tmp_path: Path) -> None:
     assert table_row(out, "/features/features.30/MaxPool")[1:] == ["MaxPool", "2", "2", "212", "212", "32", "7", "ok"]
     assert table_row(out, "/features/features.0/Conv")[-3:] == ["224", "86.7M", "ok"]
     assert lines[-1] == (
-        "border layers: none; unproductive: 0; I_min-I_max: 212-212; rf_max: 212; MACs past the border: 0 of 15.5G (0%)"
+        "border layers: none; unproductive: 0; I_min: 212; I_max: 212; rf_max: 212; MACs past the border: 0 of 15.5G (0%)"
     )
 
 
@@ -106,7 +106,7 @@ def test_analyze_small_model_and_ignore_1x1(tmp_path: Path) -> None:
     out = run("analyze", str(path), cwd=tmp_path).stdout
     assert table_row(out, "conv3")[1:] == ["Conv", "3", "2", "31", "31", "16", "1", "144", "border"]
     assert table_row(out, "conv5")[-1] == "unproductive"
-    assert out.splitlines()[-1].startswith("border layers: conv3; unproductive: 3; I_min-I_max: 31-31;")
+    assert out.splitlines()[-1].startswith("border layers: conv3; unproductive: 3; I_min: 31; I_max: 31;")
     d = json.loads(run("analyze", str(path), "--ignore-1x1", "--json", cwd=tmp_path).stdout)
     assert d["summary"]["n_unproductive"] == 1 and d["summary"]["border_layers"] == ["conv3"]
     assert {la["name"]: la["status"] for la in d["layers"]}["conv5"] == "critical"  # rated no more, still rf 31 > 16
@@ -301,7 +301,7 @@ def test_demo(tmp_path: Path) -> None:
     out = run("demo", cwd=tmp_path).stdout
     assert "resnet18 at 32 px (32 layers)" in out
     assert table_row(out, "layer3.0.conv2")[-1] == "border"
-    assert "border layers: layer3.0.conv2; unproductive: 7; I_min-I_max: 97-435;" in out
+    assert "border layers: layer3.0.conv2; unproductive: 7; I_min: 97; I_max: 435;" in out
     assert "at 224 px: border layers: none; unproductive: 0;" in out
     m = re.search(r"one call of the core: ([\d.]+) ms \(([\d,]+) candidates/s\)", out)
     assert m and float(m.group(1)) > 0
