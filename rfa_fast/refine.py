@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _core
+from ._progress import progress_bar
 from .api import analyze, resolutions_array, screen
 from .batch import GraphBatch
 from .errors import ResolutionError, RfaError
@@ -275,7 +276,7 @@ def _px(v: float) -> str:
 
 
 def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: bool = False,
-           limit: int | None = None) -> Suggestions:  # fmt: skip
+           limit: int | None = None, progress: bool | None = None) -> Suggestions:  # fmt: skip
     """Rank downsampling edits of ``graph`` for training at ``resolution`` px.
 
     Args:
@@ -285,6 +286,10 @@ def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: 
             a move with a primary edit).
         ignore_1x1: do not rate 1x1 layers (as in :func:`rfa_fast.analyze`).
         limit: keep only the best ``limit`` suggestions.
+        progress: a ``tqdm.auto`` bar of the candidates written into the
+            batch (``True`` always, ``False`` never, ``None`` on a terminal
+            or in a notebook once it lasts half a second); the screen of the
+            batch that follows is one call of the core.
 
     Returns:
         :class:`Suggestions`, best first: I_min <= I_res and closest to it,
@@ -307,9 +312,11 @@ def refine(graph: Graph, resolution: int, *, max_pairs: int = 2000, ignore_1x1: 
     cands, n_inconsistent = candidates(s, max_pairs)
     n = len(graph)
     arrays = tile_arrays(graph.to_arrays(), len(cands) + 1)  # row block 0: the graph unedited
-    for b, c in enumerate(cands, start=1):
-        for ch in c.changes:
-            edit_rows(arrays, b * n + ch.index, ch)
+    with progress_bar(progress, total=len(cands), desc="refine", unit="cand") as bar:
+        for b, c in enumerate(cands, start=1):
+            for ch in c.changes:
+                edit_rows(arrays, b * n + ch.index, ch)
+            bar.update(1)
     extra, head_drop = _fit_heads(s, arrays, len(cands), i_res, ignore_1x1)
     names = [graph.name] + [f"{graph.name}+{b}" for b in range(1, len(cands) + 1)]
     res = screen(GraphBatch(arrays, names=names), i_res, ignore_1x1=ignore_1x1, i_min=True)

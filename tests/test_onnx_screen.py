@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import os
 import shutil
 from pathlib import Path
 
@@ -11,8 +11,8 @@ import pytest
 from deps import VALIDATION, needs_validation
 
 import rfa_fast
-from rfa_fast import GraphBatch
-from rfa_fast.onnx_screen import OnnxScreenResult, _Progress, onnx_paths
+from rfa_fast import GraphBatch, onnx_screen
+from rfa_fast.onnx_screen import OnnxScreenResult, join_packed, loading_processes, onnx_paths
 
 MODELS = sorted((VALIDATION / "onnx").glob("*.graph.onnx"))
 pytestmark = needs_validation
@@ -53,11 +53,37 @@ def test_list_of_paths_keeps_the_order_given(model_dir: Path) -> None:
     assert list(r.errors) == [str(model_dir / "missing.onnx")]
 
 
-def test_parallel_loading_gives_the_same_result(model_dir: Path) -> None:
-    one = rfa_fast.screen_onnx(model_dir, 64, progress=False)
-    two = rfa_fast.screen_onnx(model_dir, 64, progress=False, jobs=2)
-    assert one.names == two.names and one.errors.keys() == two.errors.keys()
-    assert np.array_equal(one.n_unproductive, two.n_unproductive) and np.array_equal(one.i_min, two.i_min)
+def test_parallel_loading_gives_the_same_result(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    one = rfa_fast.screen_onnx(model_dir, [32, 224], progress=False)
+    # force the pool (the machine's load and the file count would keep 14 files serial)
+    monkeypatch.setattr(onnx_screen, "MIN_FILES_PER_PROCESS", 1)
+    monkeypatch.setattr(onnx_screen, "idle_cpus", lambda: 3)
+    assert loading_processes(3, len(onnx_paths(model_dir))) == 3
+    calls: list[int] = []
+    real = onnx_screen._load_all
+    monkeypatch.setattr(onnx_screen, "_load_all", lambda *a: calls.append(a[2]) or real(*a))
+    two = rfa_fast.screen_onnx(model_dir, [32, 224], progress=False, jobs=3)
+    assert calls == [3]
+    assert one.names == two.names and one.errors == two.errors and one.warnings == two.warnings
+    for f in rfa_fast.ScreenResult.FIELDS:
+        assert np.array_equal(getattr(one, f), getattr(two, f), equal_nan=True), f
+
+
+def test_jobs_are_capped_at_the_work() -> None:
+    assert loading_processes(1000, 46, cpus=2) == 2  # never more than the CPUs
+    assert loading_processes(1000, 46, cpus=64) == 46 // onnx_screen.MIN_FILES_PER_PROCESS
+    assert loading_processes(8, 3, cpus=8) == 1  # a few files: serial
+    assert loading_processes(1, 1000, cpus=8) == 1 and loading_processes(0, 1000, cpus=8) == 1
+    assert 1 <= onnx_screen.idle_cpus() <= (os.cpu_count() or 1)
+
+
+def test_joined_arrays_equal_one_pack() -> None:
+    graphs = [rfa_fast.load_onnx(m) for m in MODELS[:4]]
+    joined = join_packed([g.to_arrays() for g in graphs])
+    packed = GraphBatch.from_graphs(graphs).arrays
+    assert joined.keys() == packed.keys()
+    for k, v in packed.items():
+        assert joined[k].dtype == v.dtype and np.array_equal(joined[k], v), k
 
 
 def test_all_files_failing_gives_an_empty_result(tmp_path: Path) -> None:
@@ -71,19 +97,10 @@ def test_progress_bar_on_stderr(model_dir: Path, capsys: pytest.CaptureFixture[s
     rfa_fast.screen_onnx(model_dir, 32, progress=True)
     err = capsys.readouterr().err
     n = len(onnx_paths(model_dir))
-    assert f"{n}/{n}" in err and "[" in err and err.endswith("\n")
+    assert f"{n}/{n}" in err and "loading" in err and "100%" in err and err.endswith("\n")
     rfa_fast.screen_onnx(model_dir, 32, progress=False)
+    rfa_fast.screen_onnx(model_dir, 32)  # auto: stderr is not a terminal under pytest
     assert capsys.readouterr().err == ""
-
-
-def test_progress_bar_draws_fractions() -> None:
-    out = io.StringIO()
-    bar = _Progress(4, True, stream=out, width=8)
-    for i in range(4):
-        bar._last = 0.0  # redraw every step
-        bar.update(f"f{i}")
-    bar.close()
-    assert "[##......] 1/4 f0" in out.getvalue() and "[########] 4/4 f3" in out.getvalue()
 
 
 def test_onnx_paths_expands_directories(tmp_path: Path) -> None:

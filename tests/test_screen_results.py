@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+import math
+
 import numpy as np
 import pytest
 from deps import import_or_skip
@@ -49,3 +53,73 @@ def test_to_pandas() -> None:
     assert df["macs@64x64"].dtype == np.int64 and df["connected"].dtype == bool
     # chains from the dense path have no names: no name column
     assert "name" not in rfa_fast.screen_chains([[3, 3]], [[1, 1]], resolutions=8).to_pandas().columns
+
+
+def _random_result(rng: np.random.Generator, B: int, R: int, D: int, names: bool) -> ScreenResult:
+    """Arrays of every dtype and shape of ScreenResult, with inf, NaN, big ints and fractional floats."""
+    raw: dict[str, np.ndarray] = {}
+    for f in ScreenResult.FIELDS[:6]:
+        raw[f] = rng.integers(0, 2**40 if f.startswith("macs") else 50, size=(B, R), dtype=np.int64)
+    for f in ("i_min", "i_max"):
+        raw[f] = rng.choice([np.inf, np.nan, 3.0, 224.5, 1e9], size=B)
+    for f in ("i_min_axes", "i_max_axes", "graph_rf_max"):
+        raw[f] = rng.choice([np.inf, 519.0, 17.25, 1.0], size=(B, D))
+    raw["connected"] = rng.random(B) < 0.8
+    raw["aligned"] = rng.random(B) < 0.5
+    raw["params"] = rng.integers(0, 2**50, size=B, dtype=np.int64)
+    res = rng.integers(1, 500, size=(R, D), dtype=np.int64)
+    return ScreenResult(raw, res, [f"net{b}" for b in range(B)] if names else None)
+
+
+def _per_row_dict(r: ScreenResult) -> dict:
+    """The old formulation, one Python value per candidate: the oracle of the columnar conversion."""
+    d: dict = {}
+    for f in ScreenResult.FIELDS:
+        a = getattr(r, f)
+        py = bool if a.dtype == bool else int if a.dtype.kind == "i" else float
+        d[f] = [[py(x) for x in row] if a.ndim == 2 else py(row) for row in a]
+    d["resolutions"] = [[int(x) for x in row] for row in r.resolutions]
+    if r.names is not None:
+        d["names"] = list(r.names)
+    return d
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, NaN equal to NaN, and the same Python types all the way down."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))  # type: ignore[arg-type]
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)  # type: ignore[call-overload]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))  # type: ignore[arg-type]
+    return a == b
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_to_dict_and_to_json_equal_the_per_row_formulation(seed: int) -> None:
+    from rfa_fast.report import _inf_to_none
+
+    rng = np.random.default_rng(seed)
+    r = _random_result(rng, int(rng.integers(0, 40)), int(rng.integers(1, 4)), int(rng.integers(1, 4)), seed % 2 == 0)
+    old = _per_row_dict(r)
+    assert _same(r.to_dict(), old)
+    # the JSON text: the old dict with inf/NaN as null (Report.to_json's convention), byte for byte
+    text = json.dumps(_inf_to_none(old), allow_nan=False)
+    assert r.to_json() == text
+    out = io.StringIO()
+    assert r.to_json(out) is None and out.getvalue() == text
+    assert json.loads(text).keys() == old.keys()
+
+
+def test_to_dict_of_a_screen_and_its_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    r = rfa_fast.screen_chains([[3] * 5, [7] * 5], [[2] * 5, [1] * 5], resolutions=[8, 64])
+    assert _same(r.to_dict(progress=True), _per_row_dict(r))
+    err = capsys.readouterr().err
+    assert "to_dict" in err and f"{len(ScreenResult.FIELDS)}/{len(ScreenResult.FIELDS)}" in err
+    r.to_json(progress=True)
+    assert "to_json" in capsys.readouterr().err
+    r.to_dict()
+    r.to_json(progress=False)
+    assert capsys.readouterr().err == ""
