@@ -116,8 +116,9 @@ def test_ranking_order() -> None:
         keys = []
         for s in sugs:
             gap = abs(res - s.i_min) if math.isfinite(s.i_min) else math.inf
+            step = math.floor(gap / (0.05 * res)) if math.isfinite(gap) else math.inf  # docs/refine.md
             lost = rfa_fast.analyze(s.graph, res).summary["macs_unproductive"]
-            keys.append((s.i_min > res, gap, len(s.actions), lost, s.macs))
+            keys.append((s.i_min > res, step, len(s.actions), lost, s.macs))
         assert keys == sorted(keys)
         assert [s.rank for s in sugs] == list(range(len(sugs)))
         assert len(rfa_fast.refine(g, res, limit=3)) == min(3, len(sugs))
@@ -265,10 +266,43 @@ def test_convnext_patchify_stem_changes_kernel_and_stride() -> None:
     assert all(s.params == sugs.params for s in sugs if not any(e.kernel for e in s.edits))
 
 
-def test_mobilenet_v1_lands_just_below() -> None:
-    sugs = rfa_fast.refine(mobilenet_v1(), 224)
-    assert sugs.i_min == 315 and sugs[0].feasible
-    assert sugs[0].i_min == max(s.i_min for s in sugs if s.feasible) == 223
+def strided(g: rfa_fast.Graph) -> set[str]:
+    """The names of the nodes that downsample (stride > 1 on some axis)."""
+    return {n.name for n in g.nodes if max(n.stride) > 1}
+
+
+def authors_rank(sugs: Suggestions, layout: set[str]) -> int:
+    """The rank of the first suggestion whose downsampling layout is ``layout`` (the same network,
+    however its edits are worded)."""
+    return next(s.rank for s in sugs if strided(s.graph) == layout)
+
+
+def test_mobilenet_v1_authors_refinement_and_a_cheaper_twin() -> None:
+    # The authors' refinement: the stride of blocks.3.0 (block6) moved to blocks.3.4 (block10),
+    # blocks.4.0 (block12) to stride 1: I_min 315 -> 219 at 224 px.
+    g = mobilenet_v1()
+    sugs = rfa_fast.refine(g, 224)
+    assert sugs.i_min == 315 and sugs[0].feasible and sugs[0].i_min == 219
+    authors = (strided(g) - {"block6.dw", "block12.dw"}) | {"block10.dw"}
+    rank = authors_rank(sugs, authors)
+    assert rank <= 1 and sugs[rank].i_min == 219 and len(sugs[rank].edits) >= 2
+    # ranked first only when it is also the cheapest at the same I_min and number of edits
+    assert sugs[0].macs <= sugs[rank].macs and len(sugs[0].actions) == len(sugs[rank].actions)
+    # the closest (223) costs the stem's stride (x2.9 MACs) and stays within the same 5% gap step: below
+    closest = max((s for s in sugs if s.feasible), key=lambda s: s.i_min)
+    assert closest.i_min == 223 and closest.rank > rank
+
+
+@needs_validation
+def test_efficientnet_b0_authors_refinement_in_the_first_two() -> None:
+    # The authors' "perf5": features.4.0 stride 2 -> 1, 5.0 stride 1 -> 2, 6.0 stride 2 -> 1 (I_min 299 -> 203)
+    g = rfa_fast.load_onnx(os.path.join(VALIDATION, "efficientnet_b0.graph.onnx"))
+    sugs = rfa_fast.refine(g, 224)
+    dw = "/features/features.{}/features.{}.0/block/block.1/block.1.0/Conv"
+    authors = (strided(g) - {dw.format(4, 4), dw.format(6, 6)}) | {dw.format(5, 5)}
+    rank = authors_rank(sugs, authors)
+    assert rank <= 1 and sugs[rank].i_min == 203 == sugs[0].i_min
+    assert sugs[0].macs <= sugs[rank].macs
 
 
 @pytest.mark.parametrize(
