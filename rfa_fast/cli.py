@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help=_MODEL_HELP)
     _add_resolution(p, "the model's static input size")
     p.add_argument("--top", type=int, default=5, metavar="K", help="show the K best suggestions (default 5)")
-    p.add_argument("--max-pairs", type=int, default=2000, metavar="N", help="at most N pairs of edits (default 2000)")
+    p.add_argument("--max-edits", type=int, default=3, metavar="N", help="at most N edits per suggestion (default 3)")
+    p.add_argument("--beam", type=int, default=16, metavar="W", help="suggestions of each size extended (default 16)")
     p.add_argument("--ignore-1x1", action="store_true", help="do not rate layers whose kernel is 1x1")
     p.add_argument("--apply", type=int, metavar="N", help="apply suggestion N (1 = best) and write the model to -o")
     p.add_argument(
@@ -522,11 +523,11 @@ def cmd_refine(args: argparse.Namespace) -> int:
         raise CliError(
             f"refine takes a square training resolution; the model's input is {_res_label(report.resolution)}: give -r N"
         )
-    suggestions = mod.refine(report.graph, i_res, max_pairs=args.max_pairs, ignore_1x1=args.ignore_1x1)
+    suggestions = mod.refine(report.graph, i_res, max_edits=args.max_edits, beam=args.beam, ignore_1x1=args.ignore_1x1)
     print(str(suggestions).splitlines()[0])  # the baseline and what was screened
     print(f"  {report.summary_line()}")
     if not suggestions:
-        print("no refinement found: no single or paired downsampling edit keeps the parameter count and alignment")
+        print("no refinement found: no downsampling edit keeps the parameter count and alignment")
         return 0
     print(f"\n{min(args.top, len(suggestions))} of {len(suggestions)} suggestions, best first:")
     for i, s in enumerate(suggestions[: max(args.top, 1)], start=1):
