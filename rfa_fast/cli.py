@@ -610,11 +610,22 @@ def bench_command(bench: Path, pytest_args: Sequence[str]) -> list[str]:
     return [sys.executable, "-c", _PYTEST_WITHOUT_CWD, str(bench), "--benchmark-only", *extra]
 
 
+def bench_env(package_root: Path) -> dict[str, str]:
+    """The child's environment: ``package_root`` (the directory holding this rfa_fast) first on
+    ``PYTHONPATH`` unless the child finds it anyway, on ``sys.path`` past its first entry (site-packages,
+    ``PYTHONPATH``); not site-packages ahead of the standard library."""
+    env = dict(os.environ)
+    found = {Path(p or ".").resolve() for p in sys.path[1:]}
+    if package_root.resolve() not in found:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_root), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """``pytest bench/ --benchmark-only`` on the checkout's suite, with extra pytest arguments.
 
-    The child imports the same rfa_fast as this process (its directory goes first
-    on ``PYTHONPATH``), and runs in the checkout's root, where pytest-benchmark
+    The child imports the same rfa_fast as this process (:func:`bench_command`,
+    :func:`bench_env`), and runs in the checkout's root, where pytest-benchmark
     keeps its ``.benchmarks/`` results.
     """
     bench = find_bench_dir(args.dir)
@@ -622,9 +633,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if importlib.util.find_spec(module) is None:
             raise CliError(f"bench needs {package}: pip install -e '.[dev]' in the checkout (or pip install {package})")
     cmd = bench_command(bench, args.pytest_args)
-    package_root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env = bench_env(Path(__file__).resolve().parents[1])
     shown = [bench.name, *cmd[4:]]  # the child runs in bench's parent directory
     print(f"running (in {bench.parent}): pytest " + " ".join(shown), file=sys.stderr)
     return subprocess.call(cmd, cwd=str(bench.parent), env=env)

@@ -411,6 +411,10 @@ def test_bench_dir_option_and_the_child_command(tmp_path: Path, monkeypatch: pyt
     cmd = cli.bench_command(bench, ["--", "-k", "x"])
     assert cmd[0] == sys.executable and cmd[1] == "-c" and "del sys.path[0]" in cmd[2]
     assert cmd[3:] == [str(bench), "--benchmark-only", "-k", "x"]
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "script dir"), str(tmp_path / "site")])
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    assert cli.bench_env(tmp_path / "site")["PYTHONPATH"] == "/elsewhere"  # found anyway: not ahead of the stdlib
+    assert cli.bench_env(tmp_path / "script dir")["PYTHONPATH"] == f"{tmp_path / 'script dir'}{os.pathsep}/elsewhere"
 
 
 def test_docs_bench_example_selects_benchmarks() -> None:
