@@ -192,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_entropy)
 
     p = sub.add_parser("bench", parents=[common], help="run the benchmark suite (pytest bench/ --benchmark-only)")
+    p.add_argument(
+        "--dir",
+        metavar="PATH",
+        help="the bench/ directory of a checkout (default: ./bench, else the one next to the imported package)",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="more pytest arguments (after --)")
     p.set_defaults(func=cmd_bench)
     return parser
@@ -584,20 +589,76 @@ def cmd_entropy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """``python -m pytest bench/ --benchmark-only`` from the source tree, with extra pytest arguments."""
-    # the checkout you are in first, then the one this package was imported from
+# A child Python that runs pytest without the working directory first on sys.path: from a
+# checkout's root, `python -m pytest` would import the source tree's rfa_fast, which has no
+# compiled extension after `pip install .` (rfa_fast/_extensions.py).
+_PYTEST_WITHOUT_CWD = "import sys; del sys.path[0]; import pytest; sys.exit(pytest.main(sys.argv[1:]))"
+
+
+def is_bench_dir(path: Path) -> bool:
+    """True for rfa_fast's benchmark suite: a ``bench/`` with its ``conftest.py`` and ``benchlib.py``."""
+    return path.is_dir() and (path / "conftest.py").is_file() and (path / "benchlib.py").is_file()
+
+
+def find_bench_dir(explicit: str | None = None) -> Path:
+    """The benchmark suite to run: ``explicit``, else ``./bench``, else the ``bench/`` of the checkout
+    this package was imported from (an editable install or an in-place build).
+
+    The suite ships with the source tree, not with an installed package: without a
+    checkout this is a :class:`CliError` that says where it looked and what to do.
+    """
+    if explicit is not None:
+        path = Path(explicit).resolve()
+        if not is_bench_dir(path):
+            raise CliError(
+                f"{explicit}: not rfa_fast's benchmark suite (a bench/ directory with conftest.py and benchlib.py)"
+            )
+        return path
     candidates = [Path.cwd() / "bench", Path(__file__).resolve().parents[1] / "bench"]
-    bench = next((p for p in candidates if p.is_dir()), None)
-    if bench is None:
-        raise CliError("the benchmark suite (bench/) ships with the source tree: run rfa-fast bench from a checkout")
+    for path in candidates:
+        if is_bench_dir(path):
+            return path.resolve()
+    looked = " and ".join(str(p) for p in dict.fromkeys(candidates))
+    raise CliError(
+        f"no benchmark suite found (looked in {looked}): bench/ is part of the source checkout, not of the "
+        "installed package. Run rfa-fast bench from the root of a checkout (git clone the repository, "
+        "pip install -e '.[dev]' in it), or point to its suite with --dir PATH/bench"
+    )
+
+
+def bench_command(bench: Path, pytest_args: Sequence[str]) -> list[str]:
+    """The child command of ``rfa-fast bench``: pytest on ``bench`` with ``--benchmark-only``, the cwd off sys.path."""
+    extra = [a for a in pytest_args if a != "--"]
+    return [sys.executable, "-c", _PYTEST_WITHOUT_CWD, str(bench), "--benchmark-only", *extra]
+
+
+def bench_env(package_root: Path) -> dict[str, str]:
+    """The child's environment: ``package_root`` (the directory holding this rfa_fast) first on
+    ``PYTHONPATH`` unless the child finds it anyway, on ``sys.path`` past its first entry (site-packages,
+    ``PYTHONPATH``); not site-packages ahead of the standard library."""
+    env = dict(os.environ)
+    found = {Path(p or ".").resolve() for p in sys.path[1:]}
+    if package_root.resolve() not in found:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_root), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``pytest bench/ --benchmark-only`` on the checkout's suite, with extra pytest arguments.
+
+    The child imports the same rfa_fast as this process (:func:`bench_command`,
+    :func:`bench_env`), and runs in the checkout's root, where pytest-benchmark
+    keeps its ``.benchmarks/`` results.
+    """
+    bench = find_bench_dir(args.dir)
     for module, package in (("pytest", "pytest"), ("pytest_benchmark", "pytest-benchmark")):
         if importlib.util.find_spec(module) is None:
-            raise CliError(f"bench needs {package}: pip install 'rfa_fast[test]'")
-    extra = [a for a in args.pytest_args if a != "--"]
-    cmd = [sys.executable, "-m", "pytest", str(bench), "--benchmark-only", *extra]
-    print("running: " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd, cwd=str(bench.parent))
+            raise CliError(f"bench needs {package}: pip install -e '.[dev]' in the checkout (or pip install {package})")
+    cmd = bench_command(bench, args.pytest_args)
+    env = bench_env(Path(__file__).resolve().parents[1])
+    shown = [bench.name, *cmd[4:]]  # the child runs in bench's parent directory
+    print(f"running (in {bench.parent}): pytest " + " ".join(shown), file=sys.stderr)
+    return subprocess.call(cmd, cwd=str(bench.parent), env=env)
 
 
 # -- entry point ----------------------------------------------------------------------

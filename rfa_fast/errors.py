@@ -56,3 +56,15 @@ class TorchError(RfaError, ValueError):
 
 class MissingDependencyError(RfaError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class ExtensionNotBuiltError(RfaError, ImportError):
+    """The compiled extensions (``rfa_fast._core``, ``rfa_fast._pack``) cannot be imported.
+
+    Raised by ``import rfa_fast``; the message says why (usually: Python found the
+    source tree, which has no compiled extension) and which command fixes it.
+    """
+
+
+class UnknownExampleError(RfaError, ValueError):
+    """:func:`rfa_fast.examples.path` was given a name that is not a shipped example."""

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import PKG_ROOT, assert_one_line_error, chain_onnx, model_path, needs_validation, run
+from cli_helpers import (
+    PKG_ROOT,
+    assert_one_line_error,
+    chain_onnx,
+    model_path,
+    needs_validation,
+    run,
+    run_script,
+    unbuilt_checkout,
+)
 from deps import import_or_skip
 from test_report import LAYER_KEYS, SUMMARY_KEYS  # the stable schema, written down once
 
 import rfa_fast
 
+ROOT = Path(__file__).resolve().parents[1]
 R18_BORDER = "/layer3/layer3.0/conv2/Conv"
 
 
@@ -332,13 +343,96 @@ def test_entropy(tmp_path: Path) -> None:
     assert_one_line_error(run("entropy", "missing.npy", cwd=tmp_path, expect=1), "missing.npy: no such file")
 
 
+def _tiny_suite(root: Path, test: str) -> Path:
+    """A bench/ in ``root`` that ``rfa-fast bench`` accepts (conftest.py, benchlib.py) with one test file."""
+    bench = root / "bench"
+    bench.mkdir(parents=True)
+    (bench / "conftest.py").write_text("")
+    (bench / "benchlib.py").write_text("")
+    (bench / "test_tiny.py").write_text(test)
+    return bench
+
+
 def test_bench_runs_pytest_benchmark_in_the_checkout(tmp_path: Path) -> None:
     import_or_skip("pytest_benchmark", "pytest-benchmark is a test dependency: pip install pytest-benchmark")
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "test_tiny.py").write_text(
+    _tiny_suite(
+        tmp_path,
         "def test_tiny_sum(benchmark):\n    assert benchmark(sum, [1, 2, 3]) == 6\n\n"
-        "def test_not_a_benchmark():\n    pass\n"
+        "def test_not_a_benchmark():\n    pass\n",
     )
     proc = run("bench", "--", "-q", "-p", "no:cacheprovider", cwd=tmp_path)
     assert "1 passed, 1 skipped" in proc.stdout and "test_tiny_sum" in proc.stdout  # --benchmark-only
-    assert "--benchmark-only" in proc.stderr  # the command it ran
+    assert "pytest bench --benchmark-only -q" in proc.stderr  # the command it ran
+
+
+def test_bench_from_an_unbuilt_checkout_measures_the_installed_package(tmp_path: Path) -> None:
+    """After ``pip install .`` the checkout has no compiled extension: the suite must not import it (issue 15)."""
+    import_or_skip("pytest_benchmark", "pytest-benchmark is a test dependency: pip install pytest-benchmark")
+    root = unbuilt_checkout(tmp_path / "checkout")
+    _tiny_suite(
+        root,
+        "import rfa_fast, rfa_fast._core\n\n"
+        "def test_core(benchmark):\n"
+        "    assert benchmark(rfa_fast.screen_chains, [[3, 3]], [[1, 2]], resolutions=8).rf_max.tolist() == [[5, 5]]\n"
+        "    print('imported', rfa_fast.__file__)\n",
+    )
+    proc = run_script("bench", "--", "-q", "-s", "-p", "no:cacheprovider", cwd=root)  # as the console script
+    assert "1 passed" in proc.stdout
+    assert f"imported {PKG_ROOT / 'rfa_fast' / '__init__.py'}" in proc.stdout
+    assert "ExtensionNotBuiltError" not in proc.stdout + proc.stderr
+
+
+def test_bench_without_a_checkout_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rfa_fast import cli
+
+    site = tmp_path / "site-packages" / "rfa_fast"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(cli, "__file__", str(site / "cli.py"))  # an installed package: no bench/ beside it
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rfa-fast: error: no benchmark suite found (looked in ")
+    assert str(tmp_path / "bench") in err and str(tmp_path / "site-packages" / "bench") in err
+    assert "not of the installed package" in err and "--dir PATH/bench" in err and "pip install -e" in err
+    (tmp_path / "other").mkdir()
+    assert cli.main(["bench", "--dir", "other"]) == 1
+    assert "other: not rfa_fast's benchmark suite" in capsys.readouterr().err
+
+
+def test_bench_dir_option_and_the_child_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rfa_fast import cli
+
+    bench = _tiny_suite(tmp_path / "elsewhere", "")
+    assert cli.find_bench_dir(str(bench)) == bench.resolve()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli.find_bench_dir() == bench.resolve()  # ./bench first
+    cmd = cli.bench_command(bench, ["--", "-k", "x"])
+    assert cmd[0] == sys.executable and cmd[1] == "-c" and "del sys.path[0]" in cmd[2]
+    assert cmd[3:] == [str(bench), "--benchmark-only", "-k", "x"]
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "script dir"), str(tmp_path / "site")])
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    assert cli.bench_env(tmp_path / "site")["PYTHONPATH"] == "/elsewhere"  # found anyway: not ahead of the stdlib
+    assert cli.bench_env(tmp_path / "script dir")["PYTHONPATH"] == f"{tmp_path / 'script dir'}{os.pathsep}/elsewhere"
+
+
+def test_docs_bench_example_selects_benchmarks() -> None:
+    """docs/cli.md's ``rfa-fast bench -- -k ...`` selects tests of the real suite (it once selected none)."""
+    import_or_skip("pytest_benchmark", "pytest-benchmark is a test dependency: pip install pytest-benchmark")
+    text = (ROOT / "docs" / "cli.md").read_text()
+    lines = [line for line in text.splitlines() if line.startswith("$ rfa-fast bench -- ")]
+    assert lines, "docs/cli.md shows no rfa-fast bench command"
+    for line in lines:
+        args = shlex.split(line)[3:]
+        assert "-k" in args
+        if "--collect-only" not in args:
+            args.append("--collect-only")
+        out = run_script("bench", "--", *args, "-p", "no:cacheprovider", cwd=ROOT).stdout
+        m = re.search(r"^(\d+)/(\d+) tests? collected", out, re.M)
+        assert m, out
+        selected, total = int(m.group(1)), int(m.group(2))
+        assert 0 < selected < total, out
+        keyword = args[args.index("-k") + 1]
+        ids = [x for x in out.splitlines() if x.startswith("bench/")]
+        assert len(ids) == selected and all(keyword in x for x in ids), out

@@ -524,14 +524,31 @@ def test_trim_nothing_to_trim() -> None:
 # -- the example -----------------------------------------------------------------------
 
 
-def test_example_refine_resnet() -> None:
+def _refine_example(*args: str) -> str:
     env = package_env()  # the rfa_fast the tests import, not the bare source tree
-    out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "refine_resnet.py"), "--top", "2"],
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "refine_resnet.py"), "--top", "2", *args],
         capture_output=True, text=True, env=env, timeout=60, check=True,
     ).stdout  # fmt: skip
+
+
+def _assert_refine_example(out: str, conv2: str) -> None:
     assert "at 64 px: I_min 97, 4 unproductive" in out
-    assert "layer4.0/conv2/Conv' and conv '" in out or "layer4.0.conv2' and conv '" in out
+    assert f"{conv2}' and conv '" in out
     assert "I_min 97 -> 49 px (I_res 64: at or below), unproductive layers at 64 px: 4 -> 0" in out
-    if os.path.isdir(VALIDATION):
-        assert "refined ONNX written and reloaded: I_min 49 px (predicted 49)" in out
+
+
+def test_example_refine_resnet_zoo() -> None:
+    out = _refine_example("--zoo")
+    assert "model: rfa_fast.zoo.resnet50()" in out
+    _assert_refine_example(out, "layer4.0.conv2")
+    assert "refined ONNX written" not in out  # no ONNX file to write back into
+
+
+@needs_validation
+def test_example_refine_resnet_onnx() -> None:
+    """Without --zoo the example reads the validation export and writes the refined ONNX back."""
+    out = _refine_example()
+    assert "model: " in out and out.split("model: ", 1)[1].split()[0].endswith("resnet50.graph.onnx")
+    _assert_refine_example(out, "layer4.0/conv2/Conv")
+    assert "refined ONNX written and reloaded: I_min 49 px (predicted 49)" in out
