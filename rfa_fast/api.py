@@ -18,6 +18,8 @@ from typing import Any, Union
 import numpy as np
 
 from . import _core
+from ._costs import graph_slice, make_report_exact, make_screen_exact
+from ._naming import name_graph_error
 from .batch import GraphBatch
 from .errors import GraphError, ResolutionError, SpecError
 from .graph import Graph
@@ -138,7 +140,12 @@ def analyze(graph: Graph, resolution: Resolution | None = None, *, ignore_1x1: b
     res = resolutions_array(resolution, graph.dims)
     if res.shape[0] != 1:
         raise ResolutionError("analyze() takes one resolution; use screen() for several")
-    raw = _core.analyze_batch(graph.to_arrays(), res, ignore_1x1, 1, True, True)
+    arrays = graph.to_arrays()
+    try:
+        raw = _core.analyze_batch(arrays, res, ignore_1x1, 1, True, True)
+    except GraphError as e:
+        raise name_graph_error(e, [graph], [0]) from None
+    make_report_exact(arrays, raw, where=lambda v: f"node {graph.nodes[v].name!r} of graph {graph.name!r}")
     return Report(graph, res[0], raw)
 
 
@@ -189,7 +196,12 @@ def screen(
     res = resolutions_array(resolutions, b.dims)
     raw = _screen_in_lanes(b, res, ignore_1x1, threads, i_min)
     if raw is None:
-        raw = _core.analyze_batch(b.arrays, res, ignore_1x1, threads or 0, False, i_min)
+        try:
+            raw = _core.analyze_batch(b.arrays, res, ignore_1x1, threads or 0, False, i_min)
+        except GraphError as e:
+            raise name_graph_error(e, b.graphs, b.arrays["graph_ptr"], b.names) from None
+    # counts past int64 (the core saturates them): exact Python ints, graph by graph
+    make_screen_exact(raw, res, lambda g: graph_slice(b.arrays, g), ignore_1x1)
     return ScreenResult(raw, res, names=b.names)
 
 
@@ -312,4 +324,5 @@ def screen_chains(
         layer = e.node_index - 1  # node 0 is the input
         msg = str(e).replace(f"template node {e.node_index}", f"layer {layer}")
         raise GraphError(msg, e.graph_index, layer) from None
+    make_screen_exact(raw, res, lambda g: program.core.materialize(rows, columns, g), ignore_1x1)
     return ScreenResult(raw, res, names=None)

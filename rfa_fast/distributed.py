@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._costs import make_screen_exact
 from ._progress import progress_bar
 from .errors import GraphError, RfaError, SpecError
 from .graph import Graph
@@ -274,10 +275,13 @@ def screen_rows(program: Any, rows: np.ndarray, resolutions: np.ndarray, ignore_
     rows = np.ascontiguousarray(rows)
     if rows.dtype not in (np.uint8, np.int32, np.int64):
         rows = rows.astype(np.int64)
+    columns = program.columns(rows)
     try:
-        return program.core.screen(rows, program.columns(rows), resolutions, ignore_1x1, threads or 0, True)
+        raw = program.core.screen(rows, columns, resolutions, ignore_1x1, threads or 0, True)
     except (GraphError, SpecError) as e:
         return _ChunkError(e)
+    # counts past int64 (the core saturates them): exact Python ints, candidate by candidate
+    return make_screen_exact(raw, resolutions, lambda b: program.core.materialize(rows, columns, b), ignore_1x1)
 
 
 def _raw_to_result(raw: dict[str, np.ndarray], res: np.ndarray) -> ScreenResult:

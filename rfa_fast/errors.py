@@ -16,6 +16,9 @@ class GraphError(RfaError, ValueError):
         node_index: global index of the node (``-1`` if not one node); for a
             search space, the template node.
         column: for a search space, the choice column at fault (``-1`` if none).
+        graph_name: the graph's name, when the Python layer knew the graph
+            (``None`` for a batch of bare arrays).
+        node_name: the node's name, likewise.
     """
 
     def __init__(self, message: str, graph_index: int = -1, node_index: int = -1, column: int = -1) -> None:
@@ -23,6 +26,8 @@ class GraphError(RfaError, ValueError):
         self.graph_index = graph_index
         self.node_index = node_index
         self.column = column
+        self.graph_name: str | None = None
+        self.node_name: str | None = None
 
 
 class SpecError(RfaError, ValueError):

@@ -132,6 +132,9 @@ class Graph:
         nodes: the layers; ``nodes[i].inputs`` are indices of earlier nodes.
         input_shape: the nominal spatial size of the input, when known
             (an ONNX export's static shape), else ``None``.
+        source: where the graph was read from, for messages: the ONNX
+            file's path (``<bytes>`` or ``<ModelProto>`` for a model given
+            in memory); ``None`` for a graph built in code.
     """
 
     def __init__(
@@ -142,6 +145,7 @@ class Graph:
         dims: int = 2,
         input_shape: tuple[int, ...] | None = None,
         outputs: Sequence[int] | None = None,
+        source: str | None = None,
     ) -> None:
         if dims not in (1, 2, 3):
             raise SpecError(f"graph {name!r}: dims must be 1, 2 or 3, got {dims}")
@@ -149,6 +153,7 @@ class Graph:
         self.dims = dims
         self.nodes: list[Node] = list(nodes)
         self.input_shape = input_shape
+        self.source = source
         self.outputs: list[int] = list(outputs) if outputs is not None else [len(self.nodes) - 1]
         self._arrays: dict[str, np.ndarray] | None = None
 
@@ -169,7 +174,14 @@ class Graph:
         """A copy of this graph with node ``i``'s fields changed."""
         nodes = list(self.nodes)
         nodes[i] = replace(nodes[i], **changes)
-        return Graph(nodes, name=self.name, dims=self.dims, input_shape=self.input_shape, outputs=self.outputs)
+        return Graph(
+            nodes,
+            name=self.name,
+            dims=self.dims,
+            input_shape=self.input_shape,
+            outputs=self.outputs,
+            source=self.source,
+        )
 
     # -- arrays for the core ------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -48,6 +48,8 @@ class ScreenResult:
 
     - ``n_unproductive``, ``n_border``, ``n_critical``,
       ``n_partially_critical``, ``macs``, ``macs_unproductive``: int64 [B, R]
+      (``macs``, ``macs_unproductive`` and ``params`` are ``object`` arrays of
+      exact Python ints when some graph's count exceeds int64: never saturated)
     - ``i_min``: float64 [B], the smallest square resolution with no
       unproductive layer (``inf``: none up to 2^30; NaN: disconnected)
     - ``i_min_axes``, ``i_max_axes``: float64 [B, D]; ``i_max``: float64 [B]
@@ -174,7 +176,8 @@ class ScreenResult:
             m &= self.i_max >= i_max_at_least
         if max_macs_unproductive_share is not None:
             total = self.macs[:, column].astype(np.float64)
-            share = np.divide(self.macs_unproductive[:, column], total, out=np.zeros_like(total), where=total > 0)
+            past = self.macs_unproductive[:, column].astype(np.float64)
+            share = np.divide(past, total, out=np.zeros_like(total), where=total > 0)
             m &= share <= max_macs_unproductive_share
         if require_aligned:
             m &= self.aligned

@@ -169,7 +169,9 @@ def _load(source: Source, input_name: str | None, strict: bool, resolution: int 
     outputs = list(dict.fromkeys(index[i] for i in outputs))
     _warn(ctx)
     built = [_node(r) for r in records]
-    return Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs)
+    return Graph(
+        built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs, source=label
+    )
 
 
 # Defaults of Node fields the loader does not set (should Node grow one).
