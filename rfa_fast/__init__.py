@@ -19,7 +19,15 @@ from __future__ import annotations
 from . import zoo
 from .api import analyze, screen, screen_chains
 from .batch import GraphBatch
-from .errors import GraphError, OnnxError, ResolutionError, RfaError, SpecError, UnsupportedOpError
+from .errors import (
+    FoldedResolutionWarning,
+    GraphError,
+    OnnxError,
+    ResolutionError,
+    RfaError,
+    SpecError,
+    UnsupportedOpError,
+)
 from .graph import Graph, GraphBuilder, Node
 from .kinds import Kind, PadMode, ResizeMode, Status
 from .onnx_screen import OnnxScreenResult, screen_onnx
@@ -47,6 +55,7 @@ def from_torch(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
+    "FoldedResolutionWarning",
     "Graph",
     "GraphBatch",
     "GraphBuilder",

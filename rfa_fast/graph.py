@@ -132,7 +132,19 @@ class Graph:
         nodes: the layers; ``nodes[i].inputs`` are indices of earlier nodes.
         input_shape: the nominal spatial size of the input, when known
             (an ONNX export's static shape), else ``None``.
+        folded_at: the input resolution at which sizes that depend on it
+            (Resize by ``sizes``, spatial slices, reshapes, pads computed from
+            ``Shape``) were folded into the nodes; ``None`` when no node
+            depends on the input size (docs/onnx.md, "Sizes folded at one
+            resolution").
+        size_nodes: the names of those nodes.
+        refold: how to read the model again at another resolution (the
+            loader's :class:`~rfa_fast.onnx.loader.Refold`), or ``None``.
     """
+
+    folded_at: tuple[int, ...] | None = None
+    size_nodes: tuple[str, ...] = ()
+    refold: Any = None
 
     def __init__(
         self,
@@ -169,7 +181,9 @@ class Graph:
         """A copy of this graph with node ``i``'s fields changed."""
         nodes = list(self.nodes)
         nodes[i] = replace(nodes[i], **changes)
-        return Graph(nodes, name=self.name, dims=self.dims, input_shape=self.input_shape, outputs=self.outputs)
+        g = Graph(nodes, name=self.name, dims=self.dims, input_shape=self.input_shape, outputs=self.outputs)
+        g.folded_at, g.size_nodes = self.folded_at, self.size_nodes  # an edited graph is not its model: no refold
+        return g
 
     # -- arrays for the core ------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

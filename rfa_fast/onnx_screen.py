@@ -1,8 +1,8 @@
 """Screen a directory (or list) of ONNX files in one call of the core.
 
 Each file is read with :func:`rfa_fast.load_onnx` (weights are never read);
-the graphs are packed into one :class:`~rfa_fast.batch.GraphBatch` and
-screened together.  A file that cannot be read or analyzed does not stop the
+the graphs are packed into one :class:`~rfa_fast.batch.GraphBatch` per number
+of spatial axes and screened together.  A file that cannot be read or analyzed does not stop the
 others: its error is collected in :attr:`OnnxScreenResult.errors`.
 
 >>> import os, tempfile, onnx, rfa_fast
@@ -22,6 +22,7 @@ others: its error is collected in :attr:`OnnxScreenResult.errors`.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -34,7 +35,6 @@ from typing import Any, TextIO, Union
 import numpy as np
 
 from .api import resolutions_array, screen
-from .batch import GraphBatch
 from .errors import GraphError
 from .graph import Graph
 from .results import ScreenResult
@@ -178,9 +178,10 @@ def screen_onnx(
 
     Returns:
         An :class:`OnnxScreenResult`: one row per file that could be screened
-        (``names`` are their paths), ``errors`` for the others.  The batch
-        takes its number of spatial axes from the first good file; a file with
-        another number is an error.
+        (``names`` are their paths), ``errors`` for the others.  Files of 1,
+        2 and 3 spatial axes screen together, whatever their order: one core
+        call per dimensionality, rows in the order of the files, ``dims``
+        per row (docs/screening.md, "Mixed dimensionality").
     """
     files = onnx_paths(paths)
     bar = _Progress(len(files), sys.stderr.isatty() if progress is None else bool(progress))
@@ -201,17 +202,13 @@ def screen_onnx(
     errors: dict[str, str] = {}
     warns = {path: w for path, _, _, w in loaded if w}
     good: list[tuple[str, Graph]] = []
-    dims: int | None = None
     for path, graph, error, _ in loaded:
         if graph is None:
             errors[path] = error or "not loaded"
-        elif dims is not None and graph.dims != dims:
-            errors[path] = f"SpecError: {graph.dims} spatial axes; the batch has {dims} (from {good[0][0]})"
         else:
-            dims = graph.dims
             good.append((path, graph))
     return OnnxScreenResult(
-        _screen_graphs(good, resolutions, errors, dims or 2, ignore_1x1, threads), _ordered(errors, files), warns
+        _screen_graphs(good, resolutions, errors, ignore_1x1, threads), _ordered(errors, files), warns
     )
 
 
@@ -219,22 +216,31 @@ def _screen_graphs(
     good: list[tuple[str, Graph]],
     resolutions: Any,
     errors: dict[str, str],
-    dims: int,
     ignore_1x1: bool,
     threads: int | None,
 ) -> ScreenResult:
-    """One screen of every good graph; a graph the core rejects moves to ``errors`` and the rest are screened again."""
+    """One screen of every good graph (one core call per dimensionality, rows in the given order);
+    a graph the core rejects moves to ``errors`` and the rest are screened again."""
+    dims = max((g.dims for _, g in good), default=2)
     while good:
-        batch = GraphBatch.from_graphs([g for _, g in good])
-        batch.names = [p for p, _ in good]
+        graphs = [_named(g, p) for p, g in good]
         try:
-            return screen(batch, resolutions, ignore_1x1=ignore_1x1, threads=threads)
+            return screen(graphs, resolutions, ignore_1x1=ignore_1x1, threads=threads)
         except GraphError as e:
             if not 0 <= e.graph_index < len(good):
                 raise
             errors[good[e.graph_index][0]] = f"GraphError: {e}"
             del good[e.graph_index]
     return _empty_result(resolutions_array(resolutions, dims))
+
+
+def _named(graph: Graph, path: str) -> Graph:
+    """The graph under its file's path (the name its row carries), sharing nodes and packed arrays."""
+    if graph.name == path:
+        return graph
+    g = copy.copy(graph)
+    g.name = path
+    return g
 
 
 def _ordered(errors: dict[str, str], files: list[str]) -> dict[str, str]:
