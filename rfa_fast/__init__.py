@@ -27,6 +27,7 @@ from .api import analyze, screen, screen_chains
 from .batch import GraphBatch
 from .errors import (
     ExtensionNotBuiltError,
+    FoldedResolutionWarning,
     GraphError,
     OnnxError,
     ResolutionError,
@@ -63,6 +64,7 @@ def from_torch(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 __all__ = [
     "ExtensionNotBuiltError",
+    "FoldedResolutionWarning",
     "Graph",
     "GraphBatch",
     "GraphBuilder",

@@ -319,24 +319,31 @@ def screen_rows(result: Any) -> list[dict[str, Any]]:
     unproductive count (at each resolution in turn) then name."""
     rows = []
     for b, name in enumerate(result.names or []):
+        D = int(result.dims[b])  # a batch mixing 1-, 2- and 3-D models pads the per-axis arrays with NaN
         rows.append(
             {
                 "file": name,
+                "dims": D,
                 "n_unproductive": [int(v) for v in result.n_unproductive[b]],
                 "n_border": [int(v) for v in result.n_border[b]],
                 "macs": [int(v) for v in result.macs[b]],
                 "macs_unproductive": [int(v) for v in result.macs_unproductive[b]],
-                "i_min": tuple(float(v) for v in result.i_min_axes[b]),
+                "i_min": tuple(float(v) for v in result.i_min_axes[b, :D]),
                 "i_min_square": float(result.i_min[b]),
-                "i_max": tuple(float(v) for v in result.i_max_axes[b]),
-                "rf_max": tuple(float(v) for v in result.rf_max[b]),
+                "i_max": tuple(float(v) for v in result.i_max_axes[b, :D]),
+                "rf_max": tuple(float(v) for v in result.rf_max[b, :D]),
             }
         )
     return sorted(rows, key=lambda r: (r["n_unproductive"], r["file"]))
 
 
-def _screen_columns(tags: list[str]) -> list[str]:
-    cols = ["file"]
+def _mixed(rows: list[dict[str, Any]]) -> bool:
+    """Whether the rows mix models of different numbers of spatial axes."""
+    return len({r["dims"] for r in rows}) > 1
+
+
+def _screen_columns(tags: list[str], dims: bool = False) -> list[str]:
+    cols = ["file"] + (["dims"] if dims else [])
     for tag in tags:
         suffix = f"@{tag}" if len(tags) > 1 else ""  # one resolution: plain names
         cols += [f"n_unproductive{suffix}", f"n_border{suffix}", f"macs_unproductive{suffix}"]
@@ -348,11 +355,15 @@ def _macs_text(macs: int, past: int) -> str:
 
 
 def format_screen_table(rows: list[dict[str, Any]], tags: list[str]) -> str:
-    """The summary table as text: file, then per resolution the counts and MACs past the border, then fields."""
-    head = [h.replace("macs_unproductive", "MACs past border") for h in _screen_columns(tags)]
+    """The summary table as text: file, then per resolution the counts and MACs past the border, then fields.
+
+    Models of different numbers of spatial axes (1-D, 2-D, 3-D) get a ``dims`` column after the file.
+    """
+    mixed = _mixed(rows)
+    head = [h.replace("macs_unproductive", "MACs past border") for h in _screen_columns(tags, mixed)]
     body = []
     for row in rows:
-        cells = [row["file"]]
+        cells = [row["file"]] + ([str(row["dims"])] if mixed else [])
         for c in range(len(tags)):
             cells += [
                 str(row["n_unproductive"][c]),
@@ -385,11 +396,13 @@ def write_screen_csv(path: str, rows: list[dict[str, Any]], errors: dict[str, st
 
     ``i_min`` is the square I_min, ``i_max`` and ``rf_max`` the largest over the axes (``inf``:
     no I_min up to 2^30); ``i_min_axis0``, ``i_min_axis1``, ... (and the same for ``i_max`` and
-    ``rf_max``) give each axis its own column, so that every cell stays a number.
+    ``rf_max``) give each axis its own column, so that every cell stays a number; ``dims`` is
+    the model's number of spatial axes (a model with fewer axes than others leaves the extra
+    axis columns empty).
     """
-    D = len(rows[0]["i_min"]) if rows else 0
+    D = max((len(r["i_min"]) for r in rows), default=0)
     per_axis = [f"{key}_axis{a}" for key in ("i_min", "i_max", "rf_max") for a in range(D)]
-    cols = _screen_columns(tags) + per_axis + ["macs", "error"]
+    cols = _screen_columns(tags) + per_axis + ["dims", "macs", "error"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -398,7 +411,9 @@ def write_screen_csv(path: str, rows: list[dict[str, Any]], errors: dict[str, st
             for c in range(len(tags)):
                 cells += [row["n_unproductive"][c], row["n_border"][c], row["macs_unproductive"][c]]
             cells += [_num(row["i_min_square"]), _num(_largest(row["i_max"])), _num(_largest(row["rf_max"]))]
-            cells += [_num(v) for key in ("i_min", "i_max", "rf_max") for v in row[key]] + [row["macs"][0], ""]
+            for key in ("i_min", "i_max", "rf_max"):  # empty cells for the axes a model does not have
+                cells += [_num(v) for v in row[key]] + [""] * (D - len(row[key]))
+            cells += [row["dims"], row["macs"][0], ""]
             w.writerow(cells)
         for name, message in errors.items():
             w.writerow([name] + [""] * (len(cols) - 2) + [message.splitlines()[0]])

@@ -73,3 +73,15 @@ class ExtensionNotBuiltError(RfaError, ImportError):
 
 class UnknownExampleError(RfaError, ValueError):
     """:func:`rfa_fast.examples.path` was given a name that is not a shipped example."""
+
+
+class FoldedResolutionWarning(UserWarning):
+    """A graph analyzed at a resolution other than the one its input-size-dependent sizes were folded at.
+
+    ONNX models compute some sizes from the input's shape (Resize by
+    ``sizes``, spatial slices, reshapes, pads from ``Shape``); the loader
+    evaluates them at one resolution (``Graph.folded_at``).  When a graph
+    cannot be re-read at the resolution under analysis, the answer is that of
+    the sizes at ``folded_at``, and this warning says so and which
+    ``resolution=`` to pass to :func:`rfa_fast.load_onnx` (docs/onnx.md).
+    """

@@ -135,7 +135,19 @@ class Graph:
         source: where the graph was read from, for messages: the ONNX
             file's path (``<bytes>`` or ``<ModelProto>`` for a model given
             in memory); ``None`` for a graph built in code.
+        folded_at: the input resolution at which sizes that depend on it
+            (Resize by ``sizes``, spatial slices, reshapes, pads computed from
+            ``Shape``) were folded into the nodes; ``None`` when no node
+            depends on the input size (docs/onnx.md, "Sizes folded at one
+            resolution").
+        size_nodes: the names of those nodes.
+        refold: how to read the model again at another resolution (the
+            loader's :class:`~rfa_fast.onnx.loader.Refold`), or ``None``.
     """
+
+    folded_at: tuple[int, ...] | None = None
+    size_nodes: tuple[str, ...] = ()
+    refold: Any = None
 
     def __init__(
         self,
@@ -174,7 +186,7 @@ class Graph:
         """A copy of this graph with node ``i``'s fields changed."""
         nodes = list(self.nodes)
         nodes[i] = replace(nodes[i], **changes)
-        return Graph(
+        g = Graph(
             nodes,
             name=self.name,
             dims=self.dims,
@@ -182,6 +194,8 @@ class Graph:
             outputs=self.outputs,
             source=self.source,
         )
+        g.folded_at, g.size_nodes = self.folded_at, self.size_nodes  # an edited graph is not its model: no refold
+        return g
 
     # -- arrays for the core ------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -1,8 +1,8 @@
 """Screen a directory (or list) of ONNX files in one call of the core.
 
 Each file is read with :func:`rfa_fast.load_onnx` (weights are never read);
-the graphs are packed into one :class:`~rfa_fast.batch.GraphBatch` and
-screened together.  A file that cannot be read or analyzed does not stop the
+the graphs are packed into one :class:`~rfa_fast.batch.GraphBatch` per number
+of spatial axes and screened together.  A file that cannot be read or analyzed does not stop the
 others: its error is collected in :attr:`OnnxScreenResult.errors`.
 
 >>> import os, tempfile, onnx, rfa_fast
@@ -22,6 +22,7 @@ others: its error is collected in :attr:`OnnxScreenResult.errors`.
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import sys
@@ -35,7 +36,6 @@ import numpy as np
 
 from ._progress import progress_bar
 from .api import resolutions_array, screen
-from .batch import GraphBatch
 from .errors import GraphError
 from .graph import Graph
 from .results import ScreenResult
@@ -119,19 +119,22 @@ def _load(path: str, load_kwargs: dict[str, Any]) -> tuple[Graph | None, str | N
     return graph, error, [str(w.message) for w in caught]
 
 
-Loaded = tuple[Union[dict[str, np.ndarray], None], Union[str, None], list[str]]
-"""One file: its packed arrays (one graph, :meth:`Graph.to_arrays`) or None, the error, the loader's warnings."""
+Loaded = tuple[Union[Graph, None], Union[str, None], list[str]]
+"""One file: its graph (packed already, so a packer error is that file's error) or None, the error,
+the loader's warnings."""
 
 
 def _load_packed(path: str, load_kwargs: dict[str, Any]) -> Loaded:
-    """:func:`_load`, packed: arrays travel between processes far cheaper than ``Node`` objects."""
+    """:func:`_load`, with the graph packed: a graph the packer refuses is that file's error, and a
+    worker sends back its arrays with it (the graph keeps them), not only ``Node`` objects to pack again."""
     graph, error, caught = _load(path, load_kwargs)
     if graph is None:
         return None, error, caught
     try:
-        return graph.to_arrays(), None, caught
+        graph.to_arrays()
     except Exception as e:  # e.g. a graph the packer refuses: that file's error, as for a bad file
         return None, f"{type(e).__name__}: {e}", caught
+    return graph, None, caught
 
 
 def _load_chunk(paths: list[str], load_kwargs: dict[str, Any]) -> list[Loaded]:
@@ -274,9 +277,10 @@ def screen_onnx(
 
     Returns:
         An :class:`OnnxScreenResult`: one row per file that could be screened
-        (``names`` are their paths), ``errors`` for the others.  The batch
-        takes its number of spatial axes from the first good file; a file with
-        another number is an error.
+        (``names`` are their paths), ``errors`` for the others.  Files of 1,
+        2 and 3 spatial axes screen together, whatever their order: one core
+        call per dimensionality, rows in the order of the files, ``dims``
+        per row (docs/screening.md, "Mixed dimensionality").
     """
     files = onnx_paths(paths)
     processes = loading_processes(jobs, len(files))
@@ -285,56 +289,31 @@ def screen_onnx(
 
     errors: dict[str, str] = {}
     warns = {path: w for path, (_, _, w) in zip(files, loaded) if w}
-    good: list[tuple[str, dict[str, np.ndarray]]] = []
-    dims: int | None = None
-    for path, (arrays, error, _) in zip(files, loaded):
-        if arrays is None:
+    good: list[tuple[str, Graph]] = []
+    for path, (graph, error, _) in zip(files, loaded):
+        if graph is None:
             errors[path] = error or "not loaded"
-            continue
-        graph_dims = int(arrays["kernel"].shape[1])
-        if dims is not None and graph_dims != dims:
-            errors[path] = f"SpecError: {graph_dims} spatial axes; the batch has {dims} (from {good[0][0]})"
         else:
-            dims = graph_dims
-            good.append((path, arrays))
+            good.append((path, graph))
     return OnnxScreenResult(
-        _screen_packed(good, resolutions, errors, dims or 2, ignore_1x1, threads), _ordered(errors, files), warns
+        _screen_graphs(good, resolutions, errors, ignore_1x1, threads), _ordered(errors, files), warns
     )
 
 
-def join_packed(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """One batch's arrays from the arrays of single graphs (what ``GraphBatch.from_graphs`` packs).
-
-    Per-node arrays are concatenated; ``graph_ptr`` and ``pred_ptr`` are
-    rebuilt from the counts, and ``pred`` (global node indices) shifted by
-    each graph's first node.
-    """
-    n_nodes = np.array([len(p["op"]) for p in parts], np.int64)
-    n_edges = np.array([len(p["pred"]) for p in parts], np.int64)
-    node_base = np.concatenate([[0], np.cumsum(n_nodes)])
-    edge_base = np.concatenate([[0], np.cumsum(n_edges)])
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k not in ("graph_ptr", "pred_ptr", "pred")}
-    out["graph_ptr"] = node_base
-    out["pred_ptr"] = np.concatenate([p["pred_ptr"][:-1] + e for p, e in zip(parts, edge_base)] + [edge_base[-1:]])
-    out["pred"] = np.concatenate(
-        [(p["pred"].astype(np.int64) - p["graph_ptr"][0] + b).astype(np.int32) for p, b in zip(parts, node_base)]
-    )
-    return {k: np.ascontiguousarray(v) for k, v in out.items()}
-
-
-def _screen_packed(
-    good: list[tuple[str, dict[str, np.ndarray]]],
+def _screen_graphs(
+    good: list[tuple[str, Graph]],
     resolutions: Any,
     errors: dict[str, str],
-    dims: int,
     ignore_1x1: bool,
     threads: int | None,
 ) -> ScreenResult:
-    """One screen of every good graph; a graph the core rejects moves to ``errors`` and the rest are screened again."""
+    """One screen of every good graph (one core call per dimensionality, rows in the given order);
+    a graph the core rejects moves to ``errors`` and the rest are screened again."""
+    dims = max((g.dims for _, g in good), default=2)
     while good:
-        batch = GraphBatch(join_packed([a for _, a in good]), names=[p for p, _ in good])
+        graphs = [_named(g, p) for p, g in good]
         try:
-            return screen(batch, resolutions, ignore_1x1=ignore_1x1, threads=threads)
+            return screen(graphs, resolutions, ignore_1x1=ignore_1x1, threads=threads)
         except GraphError as e:
             if not 0 <= e.graph_index < len(good):
                 raise
@@ -343,9 +322,18 @@ def _screen_packed(
     return _empty_result(resolutions_array(resolutions, dims))
 
 
+def _named(graph: Graph, path: str) -> Graph:
+    """The graph under its file's path (the name its row carries), sharing nodes and packed arrays."""
+    if graph.name == path:
+        return graph
+    g = copy.copy(graph)
+    g.name = path
+    return g
+
+
 def _ordered(errors: dict[str, str], files: list[str]) -> dict[str, str]:
     rank = {p: i for i, p in enumerate(files)}
     return dict(sorted(errors.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
-__all__ = ["OnnxScreenResult", "join_packed", "loading_processes", "onnx_paths", "screen_onnx"]
+__all__ = ["OnnxScreenResult", "loading_processes", "onnx_paths", "screen_onnx"]

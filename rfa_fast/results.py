@@ -55,7 +55,13 @@ class ScreenResult:
     - ``i_min_axes``, ``i_max_axes``: float64 [B, D]; ``i_max``: float64 [B]
     - ``rf_max``: float64 [B, D], the largest finite field in each graph
     - ``connected``, ``aligned``: bool [B]; ``params``: int64 [B]
+    - ``dims``: int64 [B], each graph's number of spatial axes
     - ``resolutions``: int64 [R, D], the resolutions of the columns
+
+    A batch may mix graphs of 1, 2 and 3 spatial axes (docs/screening.md,
+    "Mixed dimensionality"): D is then the largest, graph ``b`` fills the
+    first ``dims[b]`` columns of the per-axis arrays and the rest are NaN,
+    and every resolution is square (the same size on every axis).
     """
 
     n_unproductive: np.ndarray
@@ -89,10 +95,18 @@ class ScreenResult:
         "aligned",
         "params",
     )
+    PER_AXIS = ("i_min_axes", "i_max_axes", "rf_max")
+    """The fields shaped [B, D] (float64: NaN pads the axes a graph does not have)."""
+
+    dims: np.ndarray
 
     def __init__(self, raw: dict[str, np.ndarray], resolutions: np.ndarray, names: Sequence[str] | None) -> None:
         for f in self.FIELDS:
             setattr(self, f, raw["graph_rf_max"] if f == "rf_max" else raw[f])
+        dims = raw.get("dims")
+        if dims is None:
+            dims = np.full(len(self.i_min), self.rf_max.shape[1], np.int64)
+        self.dims = np.asarray(dims, np.int64)
         self.resolutions = resolutions
         self.names = list(names) if names is not None else None
 
@@ -100,27 +114,38 @@ class ScreenResult:
     def concatenate(cls, parts: Sequence[ScreenResult]) -> ScreenResult:
         """One result holding the graphs of ``parts`` in order (all screened at the same resolutions).
 
+        Parts with different numbers of spatial axes join when every
+        resolution is square and the same in all of them: the per-axis arrays
+        are padded with NaN to the largest D (``dims`` keeps each graph's).
+
         >>> import rfa_fast
         >>> a = rfa_fast.screen_chains([[3] * 4], [[1] * 4], resolutions=[8, 16])
         >>> b = rfa_fast.screen_chains([[3] * 4] * 2, [[2] * 4] * 2, resolutions=[8, 16])
         >>> ScreenResult.concatenate([a, b]).n_unproductive.tolist()
         [[0, 0], [2, 1], [2, 1]]
+        >>> c = rfa_fast.screen_chains([[3] * 4], [[2] * 4], resolutions=[8, 16], dims=1)
+        >>> both = ScreenResult.concatenate([a, c])
+        >>> both.dims.tolist(), both.rf_max.tolist()
+        ([2, 1], [[9.0, 9.0], [31.0, nan]])
         """
         if not parts:
             raise ValueError("nothing to concatenate")
-        first = parts[0]
-        for i, p in enumerate(parts[1:], start=1):
-            if not np.array_equal(p.resolutions, first.resolutions):
-                raise ValueError(
-                    f"part {i} was screened at {p.resolutions.tolist()}, part 0 at {first.resolutions.tolist()}"
-                )
-            if p.rf_max.shape[1:] != first.rf_max.shape[1:]:
-                raise ValueError(f"part {i} has {p.rf_max.shape[1]} spatial axes, part 0 has {first.rf_max.shape[1]}")
+        resolutions = _common_resolutions([p.resolutions for p in parts], "part")
+        D = int(resolutions.shape[1])
         raw = {
-            ("graph_rf_max" if f == "rf_max" else f): np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS
+            ("graph_rf_max" if f == "rf_max" else f): np.concatenate(
+                [pad_axes(getattr(p, f), D) if f in cls.PER_AXIS else getattr(p, f) for p in parts]
+            )
+            for f in cls.FIELDS
         }
+        raw["dims"] = np.concatenate([p.dims for p in parts])
         names = None if any(p.names is None for p in parts) else [n for p in parts for n in (p.names or [])]
-        return ScreenResult(raw, first.resolutions, names)
+        return ScreenResult(raw, resolutions, names)
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the graphs have different numbers of spatial axes."""
+        return bool(len(self.dims)) and bool((self.dims != self.dims[0]).any())
 
     def __len__(self) -> int:
         return int(self.i_min.shape[0])
@@ -184,7 +209,7 @@ class ScreenResult:
         return m
 
     def to_dict(self, *, progress: bool | None = None) -> dict[str, Any]:
-        """Plain lists (JSON-able except inf/NaN): one key per field of ``FIELDS``, ``resolutions``, ``names``.
+        """Plain lists (JSON-able except inf/NaN): one key per field of ``FIELDS``, ``dims``, ``resolutions``, ``names``.
 
         Column by column (``ndarray.tolist``, no Python loop per candidate),
         with the garbage collector paused: 10^7 candidates make about 10^8
@@ -204,6 +229,7 @@ class ScreenResult:
             for f in self.FIELDS:
                 d[f] = getattr(self, f).tolist()
                 bar.update(1)
+            d["dims"] = self.dims.tolist()
         d["resolutions"] = self.resolutions.tolist()
         if self.names is not None:
             d["names"] = list(self.names)
@@ -227,6 +253,7 @@ class ScreenResult:
         buffer = io.StringIO()
         out = buffer if fp is None else fp
         keys: list[tuple[str, Any]] = [(f, getattr(self, f)) for f in self.FIELDS]
+        keys.append(("dims", self.dims))
         keys.append(("resolutions", self.resolutions))
         if self.names is not None:
             keys.append(("names", list(self.names)))
@@ -259,4 +286,34 @@ class ScreenResult:
         cols["connected"] = self.connected
         cols["aligned"] = self.aligned
         cols["params"] = self.params
+        cols["dims"] = self.dims
         return pd.DataFrame(cols)
+
+
+def pad_axes(a: np.ndarray, dims: int) -> np.ndarray:
+    """A float [B, d] array widened to [B, dims] with NaN (the axes a graph does not have).
+
+    >>> pad_axes(np.array([[3.0]]), 2).tolist()
+    [[3.0, nan]]
+    """
+    if a.shape[1] == dims:
+        return a
+    out = np.full((a.shape[0], dims), np.nan)
+    out[:, : a.shape[1]] = a
+    return out
+
+
+def _common_resolutions(arrays: Sequence[np.ndarray], what: str) -> np.ndarray:
+    """The [R, D] resolutions shared by results of possibly different D (square sizes, D the largest).
+
+    Raises ValueError naming the first ``what`` whose resolutions differ.
+    """
+    first = arrays[0]
+    if all(a.shape == first.shape for a in arrays) and all(np.array_equal(a, first) for a in arrays):
+        return first
+    D = max(a.shape[1] for a in arrays)
+    for i, a in enumerate(arrays):
+        square = a.shape[0] == first.shape[0] and bool((a == a[:, :1]).all()) and bool((first == first[:, :1]).all())
+        if not square or not np.array_equal(a[:, 0], first[:, 0]):
+            raise ValueError(f"{what} {i} was screened at {a.tolist()}, {what} 0 at {first.tolist()}")
+    return np.repeat(first[:, :1], D, axis=1)

@@ -436,3 +436,29 @@ def test_docs_bench_example_selects_benchmarks() -> None:
         keyword = args[args.index("-k") + 1]
         ids = [x for x in out.splitlines() if x.startswith("bench/")]
         assert len(ids) == selected and all(keyword in x for x in ids), out
+
+
+def test_screen_mixes_1d_2d_and_3d_models_in_any_order(tmp_path: Path) -> None:
+    """Issue 17: `screen conv1d.onnx conv3d.onnx model2d.onnx` rejected whichever files did not have the
+    first file's number of axes; every file is now in the table (with a dims column) and the CSV, in any order."""
+    from test_onnx_screen import _conv_file
+
+    files = [
+        _conv_file(tmp_path, 1, "c1"),
+        _conv_file(tmp_path, 3, "c3"),
+        str(chain_onnx(tmp_path / "c2.onnx", [(3, 2, 0)] * 2)),
+    ]
+    tables = []
+    for order in (files, files[::-1]):
+        proc = run("screen", *order, "-r", "8", "--csv", "out.csv", cwd=tmp_path)
+        rows = _screen_table(proc.stdout)
+        assert sorted(rows) == sorted(files) and "3 screened, 0 failed" in proc.stdout
+        assert {f: cells[0] for f, cells in rows.items()} == {files[0]: "1", files[1]: "3", files[2]: "2"}  # dims
+        tables.append(rows)
+        with open(tmp_path / "out.csv", newline="") as f:
+            table = {r["file"]: r for r in csv.DictReader(f)}
+        assert {f: table[f]["dims"] for f in files} == {files[0]: "1", files[1]: "3", files[2]: "2"}
+        assert table[files[0]]["rf_max_axis1"] == "" and table[files[1]]["rf_max_axis2"] != ""
+    assert tables[0] == tables[1]
+    proc = run("screen", *files, "-r", "8x8", cwd=tmp_path, expect=1)
+    assert_one_line_error(proc, "the 1-D graphs")

@@ -12,7 +12,7 @@ from deps import VALIDATION, needs_validation
 
 import rfa_fast
 from rfa_fast import GraphBatch, onnx_screen
-from rfa_fast.onnx_screen import OnnxScreenResult, join_packed, loading_processes, onnx_paths
+from rfa_fast.onnx_screen import OnnxScreenResult, loading_processes, onnx_paths
 
 MODELS = sorted((VALIDATION / "onnx").glob("*.graph.onnx"))
 pytestmark = needs_validation
@@ -77,15 +77,6 @@ def test_jobs_are_capped_at_the_work() -> None:
     assert 1 <= onnx_screen.idle_cpus() <= (os.cpu_count() or 1)
 
 
-def test_joined_arrays_equal_one_pack() -> None:
-    graphs = [rfa_fast.load_onnx(m) for m in MODELS[:4]]
-    joined = join_packed([g.to_arrays() for g in graphs])
-    packed = GraphBatch.from_graphs(graphs).arrays
-    assert joined.keys() == packed.keys()
-    for k, v in packed.items():
-        assert joined[k].dtype == v.dtype and np.array_equal(joined[k], v), k
-
-
 def test_all_files_failing_gives_an_empty_result(tmp_path: Path) -> None:
     (tmp_path / "a.onnx").write_text("nope")
     r = rfa_fast.screen_onnx([tmp_path / "a.onnx"], [32, 64], progress=False)
@@ -108,3 +99,50 @@ def test_onnx_paths_expands_directories(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("")
     assert onnx_paths(tmp_path) == [str(tmp_path / "b.onnx")]
     assert onnx_paths([tmp_path, "x.onnx"]) == [str(tmp_path / "b.onnx"), "x.onnx"]
+
+
+def _conv_file(folder: Path, dims: int, name: str, size: int = 16) -> str:
+    """An ONNX file of two strided 3-wide convs over ``dims`` spatial axes."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3] + [size] * dims)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w0 = helper.make_tensor("w0", TensorProto.FLOAT, [4, 3] + [3] * dims, [0.0] * (12 * 3**dims))
+    w1 = helper.make_tensor("w1", TensorProto.FLOAT, [4, 4] + [3] * dims, [0.0] * (16 * 3**dims))
+    nodes = [
+        helper.make_node("Conv", ["x", "w0"], ["a"], name="c0", kernel_shape=[3] * dims, strides=[2] * dims),
+        helper.make_node("Conv", ["a", "w1"], ["y"], name="c1", kernel_shape=[3] * dims, strides=[dims] * dims),
+    ]
+    path = folder / f"{name}.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, name, [x], [y], [w0, w1])), str(path))
+    return str(path)
+
+
+def test_mixed_dimensionality_in_any_order(tmp_path: Path) -> None:
+    """1-D, 2-D and 3-D files screen together whatever their order (issue 17: the first file's D
+    used to reject the others); each row equals the file screened alone, with its D recorded."""
+    import itertools
+
+    files = [_conv_file(tmp_path, d, f"conv{d}d") for d in (1, 2, 3)] + [str(MODELS[0])]
+    alone = {p: rfa_fast.screen_onnx([p], [8, 32]) for p in files}
+    for order in itertools.permutations(files):
+        r = rfa_fast.screen_onnx(list(order), [8, 32])
+        assert r.names == list(order) and not r.errors
+        assert r.rf_max.shape == (4, 3) and r.resolutions.tolist() == [[8, 8, 8], [32, 32, 32]]
+        for b, p in enumerate(order):
+            one = alone[p]
+            D = int(one.dims[0])
+            assert r.dims[b] == D
+            assert r.n_unproductive[b].tolist() == one.n_unproductive[0].tolist()
+            assert r.macs[b].tolist() == one.macs[0].tolist()
+            assert r.i_min[b] == one.i_min[0] and r.i_max[b] == one.i_max[0]
+            assert r.rf_max[b, :D].tolist() == one.rf_max[0].tolist() and np.isnan(r.rf_max[b, D:]).all()
+
+
+def test_mixed_dimensionality_refuses_a_per_axis_resolution_naming_the_graphs(tmp_path: Path) -> None:
+    files = [_conv_file(tmp_path, d, f"conv{d}d") for d in (1, 2)]
+    with pytest.raises(rfa_fast.ResolutionError, match=r"1-D graphs .*conv1d\.onnx"):
+        rfa_fast.screen_onnx(files, [(32, 16)])
+    ok = rfa_fast.screen_onnx(files[1:], [(32, 16)])  # one D: a per-axis resolution is fine
+    assert ok.resolutions.tolist() == [[32, 16]]

@@ -78,6 +78,7 @@ def _per_row_dict(r: ScreenResult) -> dict:
         a = getattr(r, f)
         py = bool if a.dtype == bool else int if a.dtype.kind == "i" else float
         d[f] = [[py(x) for x in row] if a.ndim == 2 else py(row) for row in a]
+    d["dims"] = [int(x) for x in r.dims]
     d["resolutions"] = [[int(x) for x in row] for row in r.resolutions]
     if r.names is not None:
         d["names"] = list(r.names)
@@ -123,3 +124,23 @@ def test_to_dict_of_a_screen_and_its_progress(capsys: pytest.CaptureFixture[str]
     r.to_dict()
     r.to_json(progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_mixed_dimensionality_result_concatenate_to_dict_and_filters() -> None:
+    """A result mixing 1-D and 2-D chains: rows in the input order, per-axis arrays padded with NaN, dims kept."""
+    one = [{"dims": 1, "layers": [{"op": "input"}] + [{"op": "conv", "kernel": 3, "stride": 2}] * 3}]
+    two = [[{"op": "input"}] + [{"op": "conv", "kernel": 3}] * 2]
+    r = rfa_fast.screen(two + one + two, [8, 16])
+    assert r.dims.tolist() == [2, 1, 2] and r.mixed
+    assert r.rf_max.tolist()[1][0] == 15.0 and math.isnan(r.rf_max[1, 1]) and r.rf_max[0].tolist() == [5.0, 5.0]
+    alone = rfa_fast.screen(one, [8, 16])
+    assert r.n_unproductive[1].tolist() == alone.n_unproductive[0].tolist() and r.i_min[1] == alone.i_min[0]
+    d = r.to_dict()
+    assert d["dims"] == [2, 1, 2] and d["resolutions"] == [[8, 8], [16, 16]]
+    assert r.mask(max_unproductive=None, i_min_at_most=alone.i_min[0]).tolist()[1]
+    joined = ScreenResult.concatenate([alone, rfa_fast.screen(two, [8, 16])])
+    assert joined.dims.tolist() == [1, 2] and joined.rf_max.shape == (2, 2) and math.isnan(joined.rf_max[0, 1])
+    with pytest.raises(ValueError, match="part 1 was screened at"):
+        ScreenResult.concatenate([alone, rfa_fast.screen(two, [(8, 4), (16, 16)])])
+    with pytest.raises(rfa_fast.ResolutionError, match="1-D graphs 'candidate_1'"):
+        rfa_fast.screen(two + one, [(8, 8)])

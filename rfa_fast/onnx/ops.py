@@ -596,6 +596,8 @@ def reshape(ctx: Context, node: OpNode) -> None:
             s_out = _reshape_shape(s_in, target, bool(ctx.attrs(node).get("allowzero", 0)))  # type: ignore[assignment]
     if s_in is None or s_out is None:
         raise ctx.needs_resolution(node, "the shape of its input or output")
+    if x.layout is not None and all(p < len(s_in) and isinstance(s_in[p], int) for p in x.layout):
+        ctx.size_reads += 1  # where the spatial axes go was decided from their sizes at the load resolution
     if x.flat is not None:
         # Back to the structure before the flattening (GroupNorm's second Reshape)?
         layout = _map_axes(x.flat.shape, s_out, x.flat.layout)
