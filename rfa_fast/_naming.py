@@ -15,7 +15,7 @@ batch of millions pays nothing for it.
 >>> x = b.conv(b.input(), 3, name="stem")
 >>> e = GraphError("graph 0, node 1: kernel is 70000 on axis 0, must be in 1..65536", 0, 1)
 >>> print(name_graph_error(e, [b.build()], [0]))
-node 'stem' (conv) in graph 'net': kernel is 70000 on axis 0, must be in 1..65536
+node 'stem' (conv) in graph 'net': kernel 70000 on axis 0, must be in 1..65536
 """
 
 from __future__ import annotations
