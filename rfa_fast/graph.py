@@ -132,6 +132,9 @@ class Graph:
         nodes: the layers; ``nodes[i].inputs`` are indices of earlier nodes.
         input_shape: the nominal spatial size of the input, when known
             (an ONNX export's static shape), else ``None``.
+        source: the ONNX model the graph was loaded from (the path, bytes or
+            ``ModelProto`` given to :func:`rfa_fast.load_onnx`), else ``None``;
+            refinement writes its edits into it.
     """
 
     def __init__(
@@ -142,6 +145,7 @@ class Graph:
         dims: int = 2,
         input_shape: tuple[int, ...] | None = None,
         outputs: Sequence[int] | None = None,
+        source: Any = None,
     ) -> None:
         if dims not in (1, 2, 3):
             raise SpecError(f"graph {name!r}: dims must be 1, 2 or 3, got {dims}")
@@ -150,6 +154,7 @@ class Graph:
         self.nodes: list[Node] = list(nodes)
         self.input_shape = input_shape
         self.outputs: list[int] = list(outputs) if outputs is not None else [len(self.nodes) - 1]
+        self.source = source
         self._arrays: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -169,7 +174,14 @@ class Graph:
         """A copy of this graph with node ``i``'s fields changed."""
         nodes = list(self.nodes)
         nodes[i] = replace(nodes[i], **changes)
-        return Graph(nodes, name=self.name, dims=self.dims, input_shape=self.input_shape, outputs=self.outputs)
+        return Graph(
+            nodes,
+            name=self.name,
+            dims=self.dims,
+            input_shape=self.input_shape,
+            outputs=self.outputs,
+            source=self.source,
+        )
 
     # -- arrays for the core ------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

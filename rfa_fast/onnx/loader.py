@@ -169,7 +169,10 @@ def _load(source: Source, input_name: str | None, strict: bool, resolution: int 
     outputs = list(dict.fromkeys(index[i] for i in outputs))
     _warn(ctx)
     built = [_node(r) for r in records]
-    return Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs)
+    keep = os.fspath(source) if isinstance(source, (str, os.PathLike)) else source
+    return Graph(
+        built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs, source=keep
+    )
 
 
 # Defaults of Node fields the loader does not set (should Node grow one).
