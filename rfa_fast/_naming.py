@@ -50,7 +50,7 @@ def describe_graph(graph: Graph | None, name: str | None, index: int, batch_size
     text = f"graph {label!r}" if label is not None else f"graph {index}"
     if batch_size > 1 and label is not None:
         text = f"graph {index} ({label!r})"
-    source = getattr(graph, "source", None)
+    source = graph.source_label if graph is not None else None
     if source:
         text += f" in {source}"
     return text

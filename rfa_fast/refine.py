@@ -58,6 +58,7 @@ from .refine_candidates import (
     consistent_edits,
     edit_rows,
     tile_arrays,
+    without_identity_pools,
 )
 from .report import fmt_axes, fmt_count
 
@@ -124,6 +125,9 @@ class Suggestion:
         graph: the refined graph, as refinement rates it (a 1x1 stride-1 pool
             without pads is an IDENTITY node).
         params_before: the parameter count before (``None``: the same as ``params``).
+        source: the ONNX model the graph was loaded from
+            (:attr:`Graph.source <rfa_fast.graph.Graph.source>`), else ``None``;
+            :attr:`applicable` checks the edits against it.
     """
 
     actions: tuple[str, ...]
@@ -139,6 +143,47 @@ class Suggestion:
     rank: int
     graph: Graph = field(compare=False, repr=False)
     params_before: int | None = None
+    source: Any = field(default=None, compare=False, repr=False)
+    _checked: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def applicable(self) -> bool | None:
+        """Can :meth:`apply_onnx` write these edits into the source model?
+
+        ``True``: the refined model passes every check of :meth:`apply_onnx`
+        (the full ``onnx.checker``, strict shape inference at the training
+        resolution, reshapes that keep their sizes, and a reload that analyzes
+        to the predicted I_min); ``False``: :attr:`why_not` says which node
+        fails and why; ``None``: the graph was not loaded from ONNX (no model
+        to check: see :meth:`check_onnx`).  Computed on first use (it writes
+        the model in memory: ~10-100 ms) and cached.
+        """
+        if self.source is None:
+            return None
+        return self.why_not is None
+
+    @property
+    def why_not(self) -> str | None:
+        """Why :attr:`applicable` is ``False`` (the :class:`OnnxEditError` message); ``None`` otherwise."""
+        if self.source is None:
+            return None
+        if "source" not in self._checked:
+            self._checked["source"] = self.check_onnx(self.source)
+        return self._checked["source"]
+
+    def check_onnx(self, model_or_path: ModelSource) -> str | None:
+        """Why these edits cannot be written into ``model_or_path``, or ``None`` when they can.
+
+        The same work as ``apply_onnx(model_or_path, verify=True)`` without
+        writing a file: the reason is the message of the error it would raise.
+        """
+        from .onnx_edit import OnnxEditError
+
+        try:
+            self.apply_onnx(model_or_path)
+        except OnnxEditError as e:
+            return str(e)
+        return None
 
     @property
     def feasible(self) -> bool:
@@ -171,7 +216,11 @@ class Suggestion:
             f"MACs {fmt_count(self.macs_before)} -> {fmt_count(self.macs)} ({100 * self.macs_increase:+.0f}%), "
             + self._params_text()
         )
-        return "\n".join([*self.actions, nums])
+        lines = [*self.actions, nums]
+        if self.source is not None:
+            why = self.why_not
+            lines.append("ONNX: applicable" if why is None else f"ONNX: not applicable: {_short_reason(why)}")
+        return "\n".join(lines)
 
     def _params_text(self) -> str:
         before = self.params if self.params_before is None else self.params_before
@@ -188,10 +237,15 @@ class Suggestion:
 
         Strides change (``strides``; ``kernel_shape`` too for a re-frozen
         adaptive pool), a removed pool becomes an ``Identity`` node with the
-        same name and tensors; pads are not touched; weights are never read
-        and external-data references are written unchanged (a weightless
-        export stays weightless).  The result must pass ``onnx.checker`` and
-        strict shape inference, without weights.
+        same name and tensors; pads are not touched.  The image input's
+        spatial dims are set to the training resolution, and shape constants
+        baked at export (a channel shuffle's Reshape target, a Resize to a
+        fixed size) are computed from ``Shape`` again, so the refined model
+        runs at that resolution (:func:`rfa_fast.onnx_edit.apply_edits`).
+        Weights are never read; written elsewhere than the source model's
+        directory, its external-data files are copied next to the output.
+        The result must pass the full ``onnx.checker`` and strict shape
+        inference, without weights.  :attr:`applicable` tells beforehand.
 
         Args:
             model_or_path: the model the suggestion's graph was loaded from
@@ -207,9 +261,10 @@ class Suggestion:
         from .onnx_edit import OnnxEditError, apply_edits
         from .onnx_loader import load_onnx
 
-        model = apply_edits(model_or_path, [e.to_onnx() for e in self.edits], out_path)
+        model = apply_edits(model_or_path, [e.to_onnx() for e in self.edits], out_path, resolution=self.resolution)
         if verify:
-            got = analyze(load_onnx(model), self.resolution).i_min
+            # as refine rates it: a 1x1 stride-1 pool (VGG's head) is an identity, not a layer
+            got = analyze(without_identity_pools(load_onnx(model)), self.resolution).i_min
             if got != self.i_min:
                 raise OnnxEditError(
                     f"the refined model analyzes to I_min {_px(got)} px, the suggestion predicted {_px(self.i_min)}: "
@@ -309,6 +364,12 @@ like the authors' of MobileNetV1 (219 at 224 px) off the top. Between
 steps, closer wins: VGG11's two earlier pools (147, 45% of the MACs) beat one
 (143), and at 32 px a step is 1.6 px, so MobileNetV2's 31 beats 29.
 """
+
+
+def _short_reason(why: str) -> str:
+    """An OnnxEditError message without the file label in front."""
+    head, sep, rest = why.partition(": ")
+    return rest if sep and (head.endswith(".onnx") or head.startswith("<")) else why
 
 
 def _px(v: float) -> str:
@@ -591,6 +652,7 @@ def _suggestion(s: Structure, r: _Screened, rank: int, i_res: int, stats: dict[s
         rank=rank,
         graph=graph,
         params_before=stats["params"],
+        source=s.graph.source,
     )
 
 

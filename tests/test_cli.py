@@ -278,6 +278,7 @@ def test_refine_ranks_and_applies_a_suggestion(tmp_path: Path) -> None:
     assert re.search(r"^2 of \d+ suggestions, best first:$", out, re.M)
     first = out.split("  1. ")[1]
     assert "stride 2 -> 1" in first and "I_min 97 -> 49 px (I_res 64: at or below)" in first
+    assert "ONNX: applicable" in first  # checked before anyone writes a file
     assert "applied suggestion 1: wrote r.onnx (reloaded: I_min 49 px)" in out
     d = json.loads(run("analyze", "r.onnx", "-r", "64", "--json", cwd=tmp_path).stdout)
     assert d["summary"]["n_unproductive"] == 0 and d["summary"]["i_min"] == [49.0, 49.0]

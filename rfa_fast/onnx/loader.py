@@ -172,7 +172,8 @@ def _load(source: Source, input_name: str | None, strict: bool, resolution: int 
     outputs = list(dict.fromkeys(index[i] for i in outputs))
     _warn(ctx)
     built = [_node(r) for r in records]
-    g = Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs, source=label)
+    keep = os.fspath(source) if isinstance(source, (str, os.PathLike)) else source
+    g = Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs, source=keep)
     if ctx.size_nodes and input_shape is not None:
         g.folded_at = input_shape
         g.size_nodes = tuple(dict.fromkeys(ctx.size_nodes))
