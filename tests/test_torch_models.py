@@ -218,7 +218,7 @@ def test_apply_torch_on_validation_models(name: str, at: Any) -> None:
     res = SIZES[name][-1] if at == "nominal" else at
     suggestions = rfa_fast.refine(g, res)
     applied = 0
-    for s in suggestions[:12]:
+    for s in suggestions[:24]:  # inception_v3 at 64 px: the first 12 all edit a functional max pool
         if applied == 3:
             break
         try:
