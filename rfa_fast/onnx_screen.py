@@ -149,6 +149,7 @@ def _empty_result(resolutions: np.ndarray) -> ScreenResult:
     raw.update(i_min=np.zeros(0), i_max=np.zeros(0), params=np.zeros(0, np.int64))
     raw.update(i_min_axes=np.zeros((0, D)), i_max_axes=np.zeros((0, D)), graph_rf_max=np.zeros((0, D)))
     raw.update(connected=np.zeros(0, bool), aligned=np.zeros(0, bool))
+    raw.update(n_dead=np.zeros(0, np.int64), macs_dead=np.zeros((0, R), np.int64))
     return ScreenResult(raw, resolutions, names=[])
 
 

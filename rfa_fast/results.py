@@ -20,6 +20,11 @@ class ScreenResult:
     - ``i_min_axes``, ``i_max_axes``: float64 [B, D]; ``i_max``: float64 [B]
     - ``rf_max``: float64 [B, D], the largest finite field in each graph
     - ``connected``, ``aligned``: bool [B]; ``params``: int64 [B]
+    - ``n_dead``: int64 [B], the dead convolutions and pools (connected
+      WINDOW/TRANSPOSED nodes from which no graph output is reachable);
+      ``macs_dead``: int64 [B, R], the MACs of every dead node (part of
+      ``macs``). Dead nodes take no part in the other counts, I_min, I_max
+      and ``rf_max``.
     - ``resolutions``: int64 [R, D], the resolutions of the columns
     """
 
@@ -37,6 +42,8 @@ class ScreenResult:
     connected: np.ndarray
     aligned: np.ndarray
     params: np.ndarray
+    n_dead: np.ndarray
+    macs_dead: np.ndarray
 
     FIELDS = (
         "n_unproductive",
@@ -53,6 +60,8 @@ class ScreenResult:
         "connected",
         "aligned",
         "params",
+        "n_dead",
+        "macs_dead",
     )
 
     def __init__(self, raw: dict[str, np.ndarray], resolutions: np.ndarray, names: Sequence[str] | None) -> None:
