@@ -185,4 +185,7 @@ class ScreenResult:
         cols["connected"] = self.connected
         cols["aligned"] = self.aligned
         cols["params"] = self.params
+        cols["n_dead"] = self.n_dead  # appended last: the older columns keep their places
+        for c, tag in enumerate(tags):
+            cols[f"macs_dead@{tag}"] = self.macs_dead[:, c]
         return pd.DataFrame(cols)

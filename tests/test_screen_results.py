@@ -47,5 +47,7 @@ def test_to_pandas() -> None:
     assert df["n_unproductive@64x64"].tolist() == r.n_unproductive[:, 1].tolist()
     assert df["i_min"].tolist() == r.i_min.tolist() and df["rf_max_1"].tolist() == r.rf_max[:, 1].tolist()
     assert df["macs@64x64"].dtype == np.int64 and df["connected"].dtype == bool
+    assert list(df.columns[-3:]) == ["n_dead", "macs_dead@16x16", "macs_dead@64x64"]  # appended last
+    assert df["n_dead"].tolist() == [0, 0]
     # chains from the dense path have no names: no name column
     assert "name" not in rfa_fast.screen_chains([[3, 3]], [[1, 1]], resolutions=8).to_pandas().columns
