@@ -16,10 +16,26 @@ layer earns its cost; for one model or millions of candidates per second.
 
 from __future__ import annotations
 
-from . import zoo
+from ._extensions import require_extensions
+
+# Before anything imports the compiled core: in a source tree without a build this
+# says so and names the fix (ExtensionNotBuiltError), instead of a circular-import error.
+require_extensions()
+
+from . import examples, zoo
 from .api import analyze, screen, screen_chains
 from .batch import GraphBatch
-from .errors import GraphError, OnnxError, ResolutionError, RfaError, SpecError, UnsupportedOpError
+from .errors import (
+    ExtensionNotBuiltError,
+    FoldedResolutionWarning,
+    GraphError,
+    OnnxError,
+    ResolutionError,
+    RfaError,
+    SpecError,
+    UnknownExampleError,
+    UnsupportedOpError,
+)
 from .graph import Graph, GraphBuilder, Node
 from .kinds import Kind, PadMode, ResizeMode, Status
 from .onnx_screen import OnnxScreenResult, screen_onnx
@@ -47,6 +63,8 @@ def from_torch(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
+    "ExtensionNotBuiltError",
+    "FoldedResolutionWarning",
     "Graph",
     "GraphBatch",
     "GraphBuilder",
@@ -66,8 +84,10 @@ __all__ = [
     "Status",
     "Suggestion",
     "TrimSuggestion",
+    "UnknownExampleError",
     "UnsupportedOpError",
     "analyze",
+    "examples",
     "from_torch",
     "load_onnx",
     "refine",

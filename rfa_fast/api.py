@@ -18,9 +18,12 @@ from typing import Any, Union
 import numpy as np
 
 from . import _core
+from ._costs import graph_slice, make_report_exact, make_screen_exact
+from ._naming import name_graph_error
 from .batch import GraphBatch
 from .errors import GraphError, ResolutionError, SpecError
 from .graph import Graph
+from .refold import graph_at
 from .report import Report
 from .results import ScreenResult
 
@@ -138,7 +141,14 @@ def analyze(graph: Graph, resolution: Resolution | None = None, *, ignore_1x1: b
     res = resolutions_array(resolution, graph.dims)
     if res.shape[0] != 1:
         raise ResolutionError("analyze() takes one resolution; use screen() for several")
-    raw = _core.analyze_batch(graph.to_arrays(), res, ignore_1x1, 1, True, True)
+    if graph.folded_at is not None:  # sizes folded at another resolution: read the model there (rfa_fast/refold.py)
+        graph = graph_at(graph, res[0].tolist())
+    arrays = graph.to_arrays()
+    try:
+        raw = _core.analyze_batch(arrays, res, ignore_1x1, 1, True, True)
+    except GraphError as e:
+        raise name_graph_error(e, [graph], [0]) from None
+    make_report_exact(arrays, raw, where=lambda v: f"node {graph.nodes[v].name!r} of graph {graph.name!r}")
     return Report(graph, res[0], raw)
 
 
@@ -164,7 +174,13 @@ def screen(
     """Screen many graphs at many resolutions in one call of the core.
 
     Args:
-        batch: a :class:`GraphBatch`, or a list of graphs or specs.
+        batch: a :class:`GraphBatch`, or a list of graphs or specs.  A list
+            may mix graphs of 1, 2 and 3 spatial axes: each dimensionality is
+            screened in one call of the core and the rows come back in the
+            list's order, the per-axis arrays padded with NaN to the largest D
+            and ``dims`` [B] saying which axes each graph has (then only
+            square resolutions apply to every graph, see
+            :func:`group_resolutions`).
         resolutions: an int (square), a tuple (one size per axis: a single
             resolution), or a list of ints and tuples (R resolutions in all:
             ``[32, 64]`` is 32x32 and 64x64, never 32x64), or an int array
@@ -183,14 +199,167 @@ def screen(
     >>> r.n_unproductive.tolist(), r.i_min.tolist()
     ([[1, 0], [3, 0]], [10.0, 39.0])
     """
+    if isinstance(batch, Graph):
+        batch = [batch]
+    if not isinstance(batch, GraphBatch):
+        batch = list(batch)
+        if any(isinstance(g, Graph) and g.folded_at is not None for g in batch):
+            refolded = _screen_refolded(batch, resolutions, ignore_1x1, threads, i_min)
+            if refolded is not None:
+                return refolded
+    return _screen(batch, resolutions, ignore_1x1, threads, i_min)
+
+
+def _screen(
+    batch: GraphBatch | list[Any], resolutions: Any, ignore_1x1: bool, threads: int | None, i_min: bool
+) -> ScreenResult:
+    """:func:`screen` with the graphs as they are (no re-folding)."""
+    if not isinstance(batch, GraphBatch):
+        items = batch
+        groups = _dim_groups(items)
+        if len(groups) > 1:
+            return _screen_mixed(items, groups, resolutions, ignore_1x1, threads, i_min)
+        batch = items
     b = _as_batch(batch)
     if len(b) == 0:
         raise SpecError("the batch is empty")
     res = resolutions_array(resolutions, b.dims)
     raw = _screen_in_lanes(b, res, ignore_1x1, threads, i_min)
     if raw is None:
-        raw = _core.analyze_batch(b.arrays, res, ignore_1x1, threads or 0, False, i_min)
+        try:
+            raw = _core.analyze_batch(b.arrays, res, ignore_1x1, threads or 0, False, i_min)
+        except GraphError as e:
+            raise name_graph_error(e, b.graphs, b.arrays["graph_ptr"], b.names) from None
+    # counts past int64 (the core saturates them): exact Python ints, graph by graph
+    make_screen_exact(raw, res, lambda g: graph_slice(b.arrays, g), ignore_1x1)
     return ScreenResult(raw, res, names=b.names)
+
+
+def _square_or_tuple(row: np.ndarray) -> int | tuple[int, ...]:
+    """One resolution row as screen() takes it: an int when square (it then fits every D)."""
+    values = tuple(int(v) for v in row)
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _screen_refolded(
+    items: list[Any], resolutions: Any, ignore_1x1: bool, threads: int | None, i_min: bool
+) -> ScreenResult | None:
+    """Screen graphs whose sizes were folded at another resolution than some columns (None: none is).
+
+    Every graph is read at each column's resolution (``refold.graph_at``): the
+    per-resolution columns (counts, MACs) of a column come from the graphs read
+    there; the per-graph values (I_min, I_max, rf_max, params, ...) from the
+    graphs read at the first resolution.  Graphs without a record are screened once.
+    """
+    per_column: list[list[Any]] = []
+    rows: list[np.ndarray] = []
+    for item in items:
+        if isinstance(item, Graph) and item.folded_at is not None:
+            rows.append(group_resolutions(resolutions, item.dims, [item.name]))
+        else:
+            rows.append(np.zeros((0, 0), np.int64))
+    R = max(len(r) for r in rows)
+    for c in range(R):
+        per_column.append(
+            [graph_at(g, rows[i][c].tolist(), stacklevel=4) if len(rows[i]) else g for i, g in enumerate(items)]
+        )
+    if all(a is b for col in per_column for a, b in zip(col, items)):
+        return None  # every graph was folded at the resolutions asked for, or keeps its sizes
+    result = _screen(per_column[0], resolutions, ignore_1x1, threads, i_min)
+    for c in range(1, R):
+        changed = [i for i, g in enumerate(per_column[c]) if g is not per_column[0][i]]
+        if not changed:
+            continue
+        spec = [_square_or_tuple(result.resolutions[c][: per_column[c][changed[0]].dims])]
+        try:
+            column = _screen([per_column[c][i] for i in changed], spec, ignore_1x1, threads, False)
+        except GraphError as e:  # name the graph by its index in the caller's list
+            where = changed[e.graph_index] if 0 <= e.graph_index < len(changed) else e.graph_index
+            raise GraphError(str(e).replace(f"graph {e.graph_index}", f"graph {where}", 1), where) from None
+        for f in ScreenResult.PER_RESOLUTION:
+            getattr(result, f)[changed, c] = getattr(column, f)[:, 0]
+    return result
+
+
+def _item_dims(item: Any) -> int | None:
+    """The number of spatial axes of a Graph or a spec (None: not readable here; the packer reports it)."""
+    if isinstance(item, Graph):
+        return item.dims
+    if isinstance(item, dict):
+        d = item.get("dims", 2)
+        return d if type(d) is int else None
+    return 2  # a bare layer list is 2-D
+
+
+def _dim_groups(items: Sequence[Any]) -> dict[int, list[int]]:
+    """Indices of the items by number of spatial axes, in order of first appearance of each D."""
+    groups: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        d = _item_dims(item)
+        groups.setdefault(d if d is not None else 2, []).append(i)
+    return groups
+
+
+def group_resolutions(resolutions: Any, dims: int, names: Sequence[str]) -> np.ndarray:
+    """The [R, dims] resolutions of the graphs of one dimensionality in a mixed batch.
+
+    An int (or an int array [R]) is square and applies to every D; a per-axis
+    tuple (or an [R, D] array) applies only to graphs with that many axes, so
+    any other graph in the batch is a :class:`ResolutionError` naming it.
+
+    >>> group_resolutions([32, 64], 3, ["a"]).tolist()
+    [[32, 32, 32], [64, 64, 64]]
+    """
+    try:
+        return resolutions_array(resolutions, dims)
+    except ResolutionError as e:
+        shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise ResolutionError(
+            f"{e}: in a batch mixing graphs of 1, 2 and 3 spatial axes a per-axis resolution applies only to "
+            f"graphs with that many axes; the {dims}-D graphs {shown} need a square size (an int) instead"
+        ) from None
+
+
+def _screen_mixed(
+    items: list[Any],
+    groups: dict[int, list[int]],
+    resolutions: Any,
+    ignore_1x1: bool,
+    threads: int | None,
+    i_min: bool,
+) -> ScreenResult:
+    """One core call per dimensionality; one result with the rows in the input order (ScreenResult, "mixed")."""
+    parts: list[tuple[list[int], ScreenResult]] = []
+    for d in sorted(groups):
+        idx = groups[d]
+        sub = [items[i] for i in idx]
+        b = _as_batch(sub)
+        # specs without a name are called after their index: in the caller's list, not in the group
+        b.names = [
+            f"candidate_{idx[j]}" if n == f"candidate_{j}" and not isinstance(sub[j], Graph) else n
+            for j, n in enumerate(b.names)
+        ]
+        res = group_resolutions(resolutions, d, b.names)
+        try:
+            r = _screen(b, res, ignore_1x1, threads, i_min)
+        except GraphError as e:
+            # the graph's index in the caller's list, not in its group
+            where = idx[e.graph_index] if 0 <= e.graph_index < len(idx) else e.graph_index
+            msg = str(e).replace(f"graph {e.graph_index}", f"graph {where}", 1)
+            raise GraphError(msg, where, e.node_index, e.column) from None
+        except SpecError as e:
+            if e.candidate is None or not 0 <= e.candidate < len(idx):
+                raise
+            where = idx[e.candidate]
+            msg = str(e).replace(f"candidate {e.candidate}", f"candidate {where}", 1)
+            raise SpecError(msg, where, e.layer) from None
+        parts.append((idx, r))
+    joined = ScreenResult.concatenate([r for _, r in parts])
+    order = np.argsort(np.concatenate([np.asarray(idx, np.int64) for idx, _ in parts]), kind="stable")
+    raw = {("graph_rf_max" if f == "rf_max" else f): getattr(joined, f)[order] for f in ScreenResult.FIELDS}
+    raw["dims"] = joined.dims[order]
+    names = None if joined.names is None else [joined.names[i] for i in order]
+    return ScreenResult(raw, joined.resolutions, names)
 
 
 # A batch this large, all of one topology, runs in the space engine's lanes:
@@ -312,4 +481,5 @@ def screen_chains(
         layer = e.node_index - 1  # node 0 is the input
         msg = str(e).replace(f"template node {e.node_index}", f"layer {layer}")
         raise GraphError(msg, e.graph_index, layer) from None
+    make_screen_exact(raw, res, lambda g: program.core.materialize(rows, columns, g), ignore_1x1)
     return ScreenResult(raw, res, names=None)

@@ -50,6 +50,8 @@ class GraphBatch:
         arrays: dict of the core's arrays (see DESIGN.md for shapes/dtypes).
         dims: number of spatial axes.
         names: one label per graph.
+        graphs: the :class:`Graph` objects packed (``from_graphs``), else
+            ``None``; read only to name a node in an error.
     """
 
     def __init__(self, arrays: dict[str, np.ndarray], *, names: Sequence[str] | None = None) -> None:
@@ -60,6 +62,7 @@ class GraphBatch:
         self.dims = int(arrays["kernel"].shape[1]) if arrays["kernel"].ndim == 2 else 0
         n_graphs = len(arrays["graph_ptr"]) - 1
         self.names = list(names) if names is not None else [f"graph_{b}" for b in range(n_graphs)]
+        self.graphs: list[Graph] | None = None
 
     @classmethod
     def from_arrays(cls, names: Sequence[str] | None = None, **arrays: Any) -> GraphBatch:
@@ -71,7 +74,9 @@ class GraphBatch:
     def from_graphs(cls, graphs: Iterable[Graph]) -> GraphBatch:
         """Pack :class:`Graph` objects (all with the same number of spatial axes)."""
         gs = list(graphs)
-        return cls(_pack_graphs(gs), names=[g.name for g in gs])
+        batch = cls(_pack_graphs(gs), names=[g.name for g in gs])
+        batch.graphs = gs
+        return batch
 
     @classmethod
     def from_specs(cls, specs: Iterable[Any], *, dims: int | None = None) -> GraphBatch:

@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help=_MODEL_HELP)
     _add_resolution(p, "the model's static input size")
     p.add_argument("--top", type=int, default=5, metavar="K", help="show the K best suggestions (default 5)")
-    p.add_argument("--max-pairs", type=int, default=2000, metavar="N", help="at most N pairs of edits (default 2000)")
+    p.add_argument("--max-edits", type=int, default=3, metavar="N", help="at most N edits per suggestion (default 3)")
+    p.add_argument("--beam", type=int, default=16, metavar="W", help="suggestions of each size extended (default 16)")
     p.add_argument("--ignore-1x1", action="store_true", help="do not rate layers whose kernel is 1x1")
     p.add_argument("--apply", type=int, metavar="N", help="apply suggestion N (1 = best) and write the model to -o")
     p.add_argument(
@@ -191,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_entropy)
 
     p = sub.add_parser("bench", parents=[common], help="run the benchmark suite (pytest bench/ --benchmark-only)")
+    p.add_argument(
+        "--dir",
+        metavar="PATH",
+        help="the bench/ directory of a checkout (default: ./bench, else the one next to the imported package)",
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="more pytest arguments (after --)")
     p.set_defaults(func=cmd_bench)
     return parser
@@ -313,24 +319,31 @@ def screen_rows(result: Any) -> list[dict[str, Any]]:
     unproductive count (at each resolution in turn) then name."""
     rows = []
     for b, name in enumerate(result.names or []):
+        D = int(result.dims[b])  # a batch mixing 1-, 2- and 3-D models pads the per-axis arrays with NaN
         rows.append(
             {
                 "file": name,
+                "dims": D,
                 "n_unproductive": [int(v) for v in result.n_unproductive[b]],
                 "n_border": [int(v) for v in result.n_border[b]],
                 "macs": [int(v) for v in result.macs[b]],
                 "macs_unproductive": [int(v) for v in result.macs_unproductive[b]],
-                "i_min": tuple(float(v) for v in result.i_min_axes[b]),
+                "i_min": tuple(float(v) for v in result.i_min_axes[b, :D]),
                 "i_min_square": float(result.i_min[b]),
-                "i_max": tuple(float(v) for v in result.i_max_axes[b]),
-                "rf_max": tuple(float(v) for v in result.rf_max[b]),
+                "i_max": tuple(float(v) for v in result.i_max_axes[b, :D]),
+                "rf_max": tuple(float(v) for v in result.rf_max[b, :D]),
             }
         )
     return sorted(rows, key=lambda r: (r["n_unproductive"], r["file"]))
 
 
-def _screen_columns(tags: list[str]) -> list[str]:
-    cols = ["file"]
+def _mixed(rows: list[dict[str, Any]]) -> bool:
+    """Whether the rows mix models of different numbers of spatial axes."""
+    return len({r["dims"] for r in rows}) > 1
+
+
+def _screen_columns(tags: list[str], dims: bool = False) -> list[str]:
+    cols = ["file"] + (["dims"] if dims else [])
     for tag in tags:
         suffix = f"@{tag}" if len(tags) > 1 else ""  # one resolution: plain names
         cols += [f"n_unproductive{suffix}", f"n_border{suffix}", f"macs_unproductive{suffix}"]
@@ -342,11 +355,15 @@ def _macs_text(macs: int, past: int) -> str:
 
 
 def format_screen_table(rows: list[dict[str, Any]], tags: list[str]) -> str:
-    """The summary table as text: file, then per resolution the counts and MACs past the border, then fields."""
-    head = [h.replace("macs_unproductive", "MACs past border") for h in _screen_columns(tags)]
+    """The summary table as text: file, then per resolution the counts and MACs past the border, then fields.
+
+    Models of different numbers of spatial axes (1-D, 2-D, 3-D) get a ``dims`` column after the file.
+    """
+    mixed = _mixed(rows)
+    head = [h.replace("macs_unproductive", "MACs past border") for h in _screen_columns(tags, mixed)]
     body = []
     for row in rows:
-        cells = [row["file"]]
+        cells = [row["file"]] + ([str(row["dims"])] if mixed else [])
         for c in range(len(tags)):
             cells += [
                 str(row["n_unproductive"][c]),
@@ -379,11 +396,13 @@ def write_screen_csv(path: str, rows: list[dict[str, Any]], errors: dict[str, st
 
     ``i_min`` is the square I_min, ``i_max`` and ``rf_max`` the largest over the axes (``inf``:
     no I_min up to 2^30); ``i_min_axis0``, ``i_min_axis1``, ... (and the same for ``i_max`` and
-    ``rf_max``) give each axis its own column, so that every cell stays a number.
+    ``rf_max``) give each axis its own column, so that every cell stays a number; ``dims`` is
+    the model's number of spatial axes (a model with fewer axes than others leaves the extra
+    axis columns empty).
     """
-    D = len(rows[0]["i_min"]) if rows else 0
+    D = max((len(r["i_min"]) for r in rows), default=0)
     per_axis = [f"{key}_axis{a}" for key in ("i_min", "i_max", "rf_max") for a in range(D)]
-    cols = _screen_columns(tags) + per_axis + ["macs", "error"]
+    cols = _screen_columns(tags) + per_axis + ["dims", "macs", "error"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -392,7 +411,9 @@ def write_screen_csv(path: str, rows: list[dict[str, Any]], errors: dict[str, st
             for c in range(len(tags)):
                 cells += [row["n_unproductive"][c], row["n_border"][c], row["macs_unproductive"][c]]
             cells += [_num(row["i_min_square"]), _num(_largest(row["i_max"])), _num(_largest(row["rf_max"]))]
-            cells += [_num(v) for key in ("i_min", "i_max", "rf_max") for v in row[key]] + [row["macs"][0], ""]
+            for key in ("i_min", "i_max", "rf_max"):  # empty cells for the axes a model does not have
+                cells += [_num(v) for v in row[key]] + [""] * (D - len(row[key]))
+            cells += [row["dims"], row["macs"][0], ""]
             w.writerow(cells)
         for name, message in errors.items():
             w.writerow([name] + [""] * (len(cols) - 2) + [message.splitlines()[0]])
@@ -522,11 +543,11 @@ def cmd_refine(args: argparse.Namespace) -> int:
         raise CliError(
             f"refine takes a square training resolution; the model's input is {_res_label(report.resolution)}: give -r N"
         )
-    suggestions = mod.refine(report.graph, i_res, max_pairs=args.max_pairs, ignore_1x1=args.ignore_1x1)
+    suggestions = mod.refine(report.graph, i_res, max_edits=args.max_edits, beam=args.beam, ignore_1x1=args.ignore_1x1)
     print(str(suggestions).splitlines()[0])  # the baseline and what was screened
     print(f"  {report.summary_line()}")
     if not suggestions:
-        print("no refinement found: no single or paired downsampling edit keeps the parameter count and alignment")
+        print("no refinement found: no downsampling edit keeps the parameter count and alignment")
         return 0
     print(f"\n{min(args.top, len(suggestions))} of {len(suggestions)} suggestions, best first:")
     for i, s in enumerate(suggestions[: max(args.top, 1)], start=1):
@@ -583,20 +604,76 @@ def cmd_entropy(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """``python -m pytest bench/ --benchmark-only`` from the source tree, with extra pytest arguments."""
-    # the checkout you are in first, then the one this package was imported from
+# A child Python that runs pytest without the working directory first on sys.path: from a
+# checkout's root, `python -m pytest` would import the source tree's rfa_fast, which has no
+# compiled extension after `pip install .` (rfa_fast/_extensions.py).
+_PYTEST_WITHOUT_CWD = "import sys; del sys.path[0]; import pytest; sys.exit(pytest.main(sys.argv[1:]))"
+
+
+def is_bench_dir(path: Path) -> bool:
+    """True for rfa_fast's benchmark suite: a ``bench/`` with its ``conftest.py`` and ``benchlib.py``."""
+    return path.is_dir() and (path / "conftest.py").is_file() and (path / "benchlib.py").is_file()
+
+
+def find_bench_dir(explicit: str | None = None) -> Path:
+    """The benchmark suite to run: ``explicit``, else ``./bench``, else the ``bench/`` of the checkout
+    this package was imported from (an editable install or an in-place build).
+
+    The suite ships with the source tree, not with an installed package: without a
+    checkout this is a :class:`CliError` that says where it looked and what to do.
+    """
+    if explicit is not None:
+        path = Path(explicit).resolve()
+        if not is_bench_dir(path):
+            raise CliError(
+                f"{explicit}: not rfa_fast's benchmark suite (a bench/ directory with conftest.py and benchlib.py)"
+            )
+        return path
     candidates = [Path.cwd() / "bench", Path(__file__).resolve().parents[1] / "bench"]
-    bench = next((p for p in candidates if p.is_dir()), None)
-    if bench is None:
-        raise CliError("the benchmark suite (bench/) ships with the source tree: run rfa-fast bench from a checkout")
+    for path in candidates:
+        if is_bench_dir(path):
+            return path.resolve()
+    looked = " and ".join(str(p) for p in dict.fromkeys(candidates))
+    raise CliError(
+        f"no benchmark suite found (looked in {looked}): bench/ is part of the source checkout, not of the "
+        "installed package. Run rfa-fast bench from the root of a checkout (git clone the repository, "
+        "pip install -e '.[dev]' in it), or point to its suite with --dir PATH/bench"
+    )
+
+
+def bench_command(bench: Path, pytest_args: Sequence[str]) -> list[str]:
+    """The child command of ``rfa-fast bench``: pytest on ``bench`` with ``--benchmark-only``, the cwd off sys.path."""
+    extra = [a for a in pytest_args if a != "--"]
+    return [sys.executable, "-c", _PYTEST_WITHOUT_CWD, str(bench), "--benchmark-only", *extra]
+
+
+def bench_env(package_root: Path) -> dict[str, str]:
+    """The child's environment: ``package_root`` (the directory holding this rfa_fast) first on
+    ``PYTHONPATH`` unless the child finds it anyway, on ``sys.path`` past its first entry (site-packages,
+    ``PYTHONPATH``); not site-packages ahead of the standard library."""
+    env = dict(os.environ)
+    found = {Path(p or ".").resolve() for p in sys.path[1:]}
+    if package_root.resolve() not in found:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(package_root), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``pytest bench/ --benchmark-only`` on the checkout's suite, with extra pytest arguments.
+
+    The child imports the same rfa_fast as this process (:func:`bench_command`,
+    :func:`bench_env`), and runs in the checkout's root, where pytest-benchmark
+    keeps its ``.benchmarks/`` results.
+    """
+    bench = find_bench_dir(args.dir)
     for module, package in (("pytest", "pytest"), ("pytest_benchmark", "pytest-benchmark")):
         if importlib.util.find_spec(module) is None:
-            raise CliError(f"bench needs {package}: pip install 'rfa_fast[test]'")
-    extra = [a for a in args.pytest_args if a != "--"]
-    cmd = [sys.executable, "-m", "pytest", str(bench), "--benchmark-only", *extra]
-    print("running: " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd, cwd=str(bench.parent))
+            raise CliError(f"bench needs {package}: pip install -e '.[dev]' in the checkout (or pip install {package})")
+    cmd = bench_command(bench, args.pytest_args)
+    env = bench_env(Path(__file__).resolve().parents[1])
+    shown = [bench.name, *cmd[4:]]  # the child runs in bench's parent directory
+    print(f"running (in {bench.parent}): pytest " + " ".join(shown), file=sys.stderr)
+    return subprocess.call(cmd, cwd=str(bench.parent), env=env)
 
 
 # -- entry point ----------------------------------------------------------------------

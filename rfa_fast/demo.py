@@ -21,6 +21,7 @@ from typing import TextIO
 
 import numpy as np
 
+from ._progress import progress_bar
 from .api import analyze, screen_chains
 from .graph import Graph
 from .report import fmt_axes, fmt_count
@@ -30,6 +31,7 @@ DEPTH = 16  # layers per candidate chain
 KERNELS = (1, 3, 5, 7)
 KERNEL_P = (0.2, 0.5, 0.2, 0.1)
 RESOLUTIONS = (32, 224)
+_SPACE_CHUNK = 1 << 18  # rows per progress step of search_space
 
 
 def bundled_model() -> Graph:
@@ -39,7 +41,7 @@ def bundled_model() -> Graph:
     return resnet18()
 
 
-def search_space(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def search_space(n: int, seed: int = 0, *, progress: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` random chains of :data:`DEPTH` convolutions: kernel, stride [n, DEPTH] and channels [n, DEPTH+1].
 
     Kernels are 1, 3, 5 or 7; two to five layers at random positions have
@@ -50,8 +52,15 @@ def search_space(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndar
     kernel = rng.choice(np.array(KERNELS, dtype=np.int32), size=(n, DEPTH), p=KERNEL_P)
     # stride-2 positions: rank random keys per row and keep the lowest n_down ranks
     n_down = rng.integers(2, 6, size=(n, 1))
-    ranks = np.argsort(np.argsort(rng.random((n, DEPTH)), axis=1), axis=1)
-    stride = np.where(ranks < n_down, 2, 1).astype(np.int32)
+    keys = rng.random((n, DEPTH))
+    stride = np.empty((n, DEPTH), np.int32)
+    # The double argsort is the slow part (most of a 10^7-candidate demo): done in
+    # chunks of rows, one progress step each; the same numbers as in one piece.
+    with progress_bar(progress, total=n, desc="search space", unit="cand", unit_scale=True) as bar:
+        for i0 in range(0, n, _SPACE_CHUNK):
+            ranks = np.argsort(np.argsort(keys[i0 : i0 + _SPACE_CHUNK], axis=1), axis=1)
+            stride[i0 : i0 + _SPACE_CHUNK] = np.where(ranks < n_down[i0 : i0 + _SPACE_CHUNK], 2, 1)
+            bar.update(len(ranks))
     width = np.minimum(32 * 2 ** np.cumsum(stride == 2, axis=1), 512)
     channels = np.concatenate([np.full((n, 1), 3), width], axis=1).astype(np.int64)
     return kernel, stride, channels
@@ -84,8 +93,12 @@ def _screen_summary(r: ScreenResult, n: int, elapsed: float) -> list[str]:
     return lines
 
 
-def run(out: TextIO, *, candidates: int = 10_000, seed: int = 0) -> None:
-    """Print the demo to ``out``: the model's analysis, the screening summary, and what it means."""
+def run(out: TextIO, *, candidates: int = 10_000, seed: int = 0, progress: bool | None = None) -> None:
+    """Print the demo to ``out``: the model's analysis, the screening summary, and what it means.
+
+    ``progress``: a ``tqdm.auto`` bar on stderr while the search space is made
+    (``None``: on a terminal, once it lasts half a second).
+    """
     model = bundled_model()
     small, large = (analyze(model, res) for res in RESOLUTIONS)
     out.write(
@@ -93,8 +106,9 @@ def run(out: TextIO, *, candidates: int = 10_000, seed: int = 0) -> None:
     )
     out.write(f"{small}\n\nat 224 px: {large.summary_line()}\n\n")
 
-    kernel, stride, channels = search_space(candidates, seed)
+    kernel, stride, channels = search_space(candidates, seed, progress=progress)
     t0 = time.perf_counter()
+    # one call of the core: no progress bar (it is the part the demo measures)
     r = screen_chains(kernel, stride, resolutions=list(RESOLUTIONS), channels=channels)
     elapsed = time.perf_counter() - t0
     out.write(

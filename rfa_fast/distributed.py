@@ -28,11 +28,13 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any
 
 import numpy as np
 
+from ._costs import make_screen_exact
+from ._progress import progress_bar
 from .errors import GraphError, RfaError, SpecError
 from .graph import Graph
 from .results import ScreenResult
@@ -127,6 +129,7 @@ def screen_distributed(
     retries: int = 3,
     max_pending: int | None = None,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> ScreenResult:
     """Screen ``items`` on a Dask cluster; the same arrays as the local call, in order.
 
@@ -147,6 +150,10 @@ def screen_distributed(
         max_pending: chunks submitted and not yet gathered (default: 4 per
             worker thread), so a huge iterable is not all in memory at once.
         threads: core threads per task (default: every core of the worker).
+        progress: a ``tqdm.auto`` bar of items screened, one step per chunk
+            gathered (``True`` always, ``False`` never, ``None`` on a terminal
+            or in a notebook once the run lasts half a second); its total is
+            known when ``items`` has a length.
 
     Returns:
         For specs and graphs the :class:`ScreenResult` of :func:`rfa_fast.screen`
@@ -171,6 +178,7 @@ def screen_distributed(
             retries=retries,
             max_pending=max_pending,
             threads=threads,
+            progress=progress,
         )
     if rest is not None:
         raise TypeError("screen_distributed(client, items, resolutions) takes one positional resolutions argument")
@@ -190,12 +198,14 @@ def screen_distributed(
         max_pending = 4 * max(1, sum(client.nthreads().values()))
     run = uuid.uuid4().hex[:12]  # a fresh key per call: dask would reuse a finished chunk of the same key
     results: dict[int, Any] = {}
-    pending: dict[Any, int] = {}
-    offset = 0
+    pending: dict[Any, tuple[int, int]] = {}
+
+    total = len(items) if isinstance(items, Sized) else None
+    bar = progress_bar(progress, total=total, desc="screen", unit="cand")
 
     def collect(futures: Iterable[Any]) -> None:
         for fut in futures:
-            index = pending.pop(fut)
+            index, n = pending.pop(fut)
             out = fut.result()
             fut.release()
             if isinstance(out, _ChunkError):
@@ -203,27 +213,49 @@ def screen_distributed(
                     other.cancel()
                 raise out.error
             results[index] = out
+            bar.update(n)
 
-    for index, chunk in enumerate(_chunks(itertools.chain([first], it), size)):
-        fut = client.submit(
-            screen_chunk,
-            chunk,
-            offset,
-            resolutions,
-            ignore_1x1,
-            kind,
-            threads,
-            key=f"rfa-screen-{run}-{index}",
-            retries=retries,
+    with bar:
+        _submit_all(
+            distributed,
+            _chunks(itertools.chain([first], it), size),
+            pending,
+            collect,
+            max_pending,
+            lambda index, offset, chunk: client.submit(
+                screen_chunk,
+                chunk,
+                offset,
+                resolutions,
+                ignore_1x1,
+                kind,
+                threads,
+                key=f"rfa-screen-{run}-{index}",
+                retries=retries,
+            ),
         )
-        pending[fut] = index
+    parts = [results[i] for i in range(len(results))]
+    return type(parts[0]).concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _submit_all(
+    distributed: Any,
+    chunks: Iterable[Any],
+    pending: dict[Any, tuple[int, int]],
+    collect: Any,
+    max_pending: int,
+    submit: Any,
+) -> None:
+    """Submit ``submit(index, offset, chunk)`` for every chunk, gathering whenever ``max_pending`` are in flight."""
+    offset = 0
+    for index, chunk in enumerate(chunks):
+        fut = submit(index, offset, chunk)
+        pending[fut] = (index, len(chunk))
         offset += len(chunk)
         if len(pending) >= max_pending:
             collect(distributed.wait(list(pending), return_when="FIRST_COMPLETED").done)
     while pending:
         collect(distributed.wait(list(pending), return_when="FIRST_COMPLETED").done)
-    parts = [results[i] for i in range(len(results))]
-    return type(parts[0]).concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 # ---------------------------------------------------------------------------
@@ -243,10 +275,13 @@ def screen_rows(program: Any, rows: np.ndarray, resolutions: np.ndarray, ignore_
     rows = np.ascontiguousarray(rows)
     if rows.dtype not in (np.uint8, np.int32, np.int64):
         rows = rows.astype(np.int64)
+    columns = program.columns(rows)
     try:
-        return program.core.screen(rows, program.columns(rows), resolutions, ignore_1x1, threads or 0, True)
+        raw = program.core.screen(rows, columns, resolutions, ignore_1x1, threads or 0, True)
     except (GraphError, SpecError) as e:
         return _ChunkError(e)
+    # counts past int64 (the core saturates them): exact Python ints, candidate by candidate
+    return make_screen_exact(raw, resolutions, lambda b: program.core.materialize(rows, columns, b), ignore_1x1)
 
 
 def _raw_to_result(raw: dict[str, np.ndarray], res: np.ndarray) -> ScreenResult:
@@ -300,6 +335,7 @@ def screen_space_distributed(
     retries: int = 3,
     max_pending: int | None = None,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> ScreenResult | DaskScreenResult:
     """Screen rows of a :class:`~rfa_fast.Space` on a Dask cluster: ``space.screen(rows, ...)``, sharded.
 
@@ -320,6 +356,9 @@ def screen_space_distributed(
         chunk_size, retries, max_pending: as in :func:`screen_distributed`
             (chunk_size in rows, default 200,000; for a dask array its own
             blocks are the chunks).
+        progress: as in :func:`screen_distributed` (numpy rows; a lazy
+            ``dask.array`` screen shows dask's own progress instead, e.g.
+            ``dask.distributed.progress``).
 
     Returns:
         A :class:`ScreenResult` equal to ``space.screen(rows, resolutions)``
@@ -349,31 +388,35 @@ def screen_space_distributed(
 
     def collect(futures: Iterable[Any]) -> None:
         for fut in futures:
-            index, offset = pending.pop(fut)
+            index, n = pending.pop(fut)
             out = fut.result()
             fut.release()
             if isinstance(out, _ChunkError):
                 for other in pending:
                     other.cancel()
-                raise _chunk_error(space, out.error, offset)
+                raise _chunk_error(space, out.error, index * size)
             results[index] = out
+            bar.update(n)
 
-    for index, offset in enumerate(range(0, B, size)):
-        fut = client.submit(
-            screen_rows,
-            program_future,
-            arr[offset : offset + size],
-            res,
-            ignore_1x1,
-            threads,
-            key=f"rfa-screen-space-{run}-{index}",
-            retries=retries,
+    row_chunks = (arr[offset : offset + size] for offset in range(0, B, size))
+    with progress_bar(progress, total=B, desc="screen", unit="cand") as bar:
+        _submit_all(
+            distributed,
+            row_chunks,
+            pending,
+            collect,
+            max_pending,
+            lambda index, offset, chunk: client.submit(
+                screen_rows,
+                program_future,
+                chunk,
+                res,
+                ignore_1x1,
+                threads,
+                key=f"rfa-screen-space-{run}-{index}",
+                retries=retries,
+            ),
         )
-        pending[fut] = (index, offset)
-        if len(pending) >= max_pending:
-            collect(distributed.wait(list(pending), return_when="FIRST_COMPLETED").done)
-    while pending:
-        collect(distributed.wait(list(pending), return_when="FIRST_COMPLETED").done)
     parts = [_raw_to_result(results[i], res) for i in range(len(results))]
     return ScreenResult.concatenate(parts) if len(parts) > 1 else parts[0]
 

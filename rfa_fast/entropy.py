@@ -62,15 +62,14 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, Union
+from typing import Any, Union
 
 import numpy as np
 
+from ._progress import progress_bar
 from .errors import RfaError
 
 __all__ = [
@@ -519,81 +518,6 @@ class _Stats:
 
 
 # ---------------------------------------------------------------------------
-# progress
-
-
-class _Progress:
-    """A progress line on stderr: images done, share and bar (when the total is known), rate, ETA.
-
-    ``enabled=None`` draws only when the stream is a TTY and the run has lasted
-    ``delay`` seconds (short runs stay quiet); ``True`` always draws; ``False``
-    never.  On a TTY one line is redrawn in place (10 times a second at most);
-    elsewhere (a log file) a new line is written every few seconds instead.
-
-    >>> import io
-    >>> out = io.StringIO()
-    >>> p = _Progress(True, total=4, stream=out)
-    >>> p.update(4); p.close()
-    >>> out.getvalue().splitlines()[-1].split("]")[0]
-    'entropy [####################'
-    """
-
-    def __init__(
-        self, enabled: bool | None, total: int | None, stream: TextIO | None = None, delay: float = 0.5
-    ) -> None:
-        self.stream = sys.stderr if stream is None else stream
-        isatty = getattr(self.stream, "isatty", None)
-        self.tty = bool(isatty and isatty())
-        self.enabled = self.tty if enabled is None else enabled
-        self.delay = delay if enabled is None else 0.0
-        self.interval = 0.1 if self.tty else 5.0
-        self.total = total
-        self.done = 0
-        self.start = time.monotonic()
-        self.last = -math.inf
-        self.width = 0
-        self.drawn_at = -1
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.start >= self.delay and now - self.last >= self.interval:
-            self.last = now
-            self._draw(now, final=False)
-
-    def _draw(self, now: float, final: bool) -> None:
-        elapsed = max(now - self.start, 1e-9)
-        rate = self.done / elapsed
-        tail = f"{elapsed:.1f}s" if final else ""
-        if self.total:
-            frac = min(self.done / self.total, 1.0)
-            if not final and rate > 0:
-                tail = f"eta {(self.total - self.done) / rate:.0f}s"
-            text = f"entropy [{'#' * int(frac * 20):<20}] {self.done:,}/{self.total:,} images {frac:6.1%}  "
-        else:
-            text = f"entropy {self.done:,} images  "
-        text += f"{rate:,.0f} img/s  {tail}"
-        if self.tty:
-            # Pad over the previous, possibly longer, line.
-            self.stream.write("\r" + text.ljust(self.width))
-            self.width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-        self.drawn_at = self.done
-
-    def close(self) -> None:
-        """Draw the final count (if anything was drawn, or drawing was asked for) and end the line."""
-        if self.enabled and (self.drawn_at >= 0 or self.delay == 0.0):
-            self._draw(time.monotonic(), final=True)
-            if self.tty:
-                self.stream.write("\n")
-                self.stream.flush()
-
-
-# ---------------------------------------------------------------------------
 # sources
 
 
@@ -713,8 +637,9 @@ def dataset_entropy(
         value_range: ``(lo, hi)`` quantized into 256 equal bins; overrides the
             float-range guess (``[0, 1]`` if max <= 1, else ``[0, 255]``).
         quantiles: the ``q`` in [0, 1] to report.
-        progress: ``True`` draws a progress line on stderr, ``False`` never,
-            ``None`` only when stderr is a TTY and the run takes over half a second.
+        progress: a ``tqdm.auto`` bar of images: ``True`` on stderr always,
+            ``False`` never, ``None`` only when stderr is a terminal (or a
+            notebook) and the run takes over half a second.
 
     All items must have the same channel count; their sizes may differ.
 
@@ -735,10 +660,9 @@ def dataset_entropy(
     quant = _Quantizer(value_range)
     hist = _Histogrammer()
     sources, total = _sources(data, lay)
-    bar = _Progress(progress, total)
     stats: _Stats | None = None
     first: tuple[str, int, str] | None = None
-    try:
+    with progress_bar(progress, total=total, desc="entropy", unit="img") as bar:
         for item, what in sources:
             arr = _to_array(item, what)
             batch, item_layout, channels = _as_batch(arr, lay, what)
@@ -757,8 +681,6 @@ def dataset_entropy(
                 h = _chunk_entropies(batch[i0 : i0 + step], item_layout, channels, quant, hist, what)
                 stats.add(h)
                 bar.update(h.shape[0])
-    finally:
-        bar.close()
     if stats is None or first is None:
         raise EntropyError("the dataset is empty: no image to measure")
     assert quant.range is not None

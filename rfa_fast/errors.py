@@ -16,6 +16,9 @@ class GraphError(RfaError, ValueError):
         node_index: global index of the node (``-1`` if not one node); for a
             search space, the template node.
         column: for a search space, the choice column at fault (``-1`` if none).
+        graph_name: the graph's name, when the Python layer knew the graph
+            (``None`` for a batch of bare arrays).
+        node_name: the node's name, likewise.
     """
 
     def __init__(self, message: str, graph_index: int = -1, node_index: int = -1, column: int = -1) -> None:
@@ -23,6 +26,8 @@ class GraphError(RfaError, ValueError):
         self.graph_index = graph_index
         self.node_index = node_index
         self.column = column
+        self.graph_name: str | None = None
+        self.node_name: str | None = None
 
 
 class SpecError(RfaError, ValueError):
@@ -56,3 +61,27 @@ class TorchError(RfaError, ValueError):
 
 class MissingDependencyError(RfaError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class ExtensionNotBuiltError(RfaError, ImportError):
+    """The compiled extensions (``rfa_fast._core``, ``rfa_fast._pack``) cannot be imported.
+
+    Raised by ``import rfa_fast``; the message says why (usually: Python found the
+    source tree, which has no compiled extension) and which command fixes it.
+    """
+
+
+class UnknownExampleError(RfaError, ValueError):
+    """:func:`rfa_fast.examples.path` was given a name that is not a shipped example."""
+
+
+class FoldedResolutionWarning(UserWarning):
+    """A graph analyzed at a resolution other than the one its input-size-dependent sizes were folded at.
+
+    ONNX models compute some sizes from the input's shape (Resize by
+    ``sizes``, spatial slices, reshapes, pads from ``Shape``); the loader
+    evaluates them at one resolution (``Graph.folded_at``).  When a graph
+    cannot be re-read at the resolution under analysis, the answer is that of
+    the sizes at ``folded_at``, and this warning says so and which
+    ``resolution=`` to pass to :func:`rfa_fast.load_onnx` (docs/onnx.md).
+    """

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -132,7 +133,23 @@ class Graph:
         nodes: the layers; ``nodes[i].inputs`` are indices of earlier nodes.
         input_shape: the nominal spatial size of the input, when known
             (an ONNX export's static shape), else ``None``.
+        source: the ONNX model the graph was loaded from (the path, bytes or
+            ``ModelProto`` given to :func:`rfa_fast.load_onnx`), else ``None``;
+            refinement writes its edits into it; messages
+            name it by :attr:`source_label`.
+        folded_at: the input resolution at which sizes that depend on it
+            (Resize by ``sizes``, spatial slices, reshapes, pads computed from
+            ``Shape``) were folded into the nodes; ``None`` when no node
+            depends on the input size (docs/onnx.md, "Sizes folded at one
+            resolution").
+        size_nodes: the names of those nodes.
+        refold: how to read the model again at another resolution (the
+            loader's :class:`~rfa_fast.onnx.loader.Refold`), or ``None``.
     """
+
+    folded_at: tuple[int, ...] | None = None
+    size_nodes: tuple[str, ...] = ()
+    refold: Any = None
 
     def __init__(
         self,
@@ -142,6 +159,7 @@ class Graph:
         dims: int = 2,
         input_shape: tuple[int, ...] | None = None,
         outputs: Sequence[int] | None = None,
+        source: Any = None,
     ) -> None:
         if dims not in (1, 2, 3):
             raise SpecError(f"graph {name!r}: dims must be 1, 2 or 3, got {dims}")
@@ -149,8 +167,19 @@ class Graph:
         self.dims = dims
         self.nodes: list[Node] = list(nodes)
         self.input_shape = input_shape
+        self.source = source
         self.outputs: list[int] = list(outputs) if outputs is not None else [len(self.nodes) - 1]
+        self.source = source
         self._arrays: dict[str, np.ndarray] | None = None
+
+    @property
+    def source_label(self) -> str | None:
+        """:attr:`source` for a message: the file's path, ``<bytes>`` or ``<ModelProto>``; ``None`` when built in code."""
+        if self.source is None:
+            return None
+        if isinstance(self.source, (str, os.PathLike)):
+            return os.fspath(self.source)
+        return "<bytes>" if isinstance(self.source, (bytes, bytearray)) else "<ModelProto>"
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -169,7 +198,16 @@ class Graph:
         """A copy of this graph with node ``i``'s fields changed."""
         nodes = list(self.nodes)
         nodes[i] = replace(nodes[i], **changes)
-        return Graph(nodes, name=self.name, dims=self.dims, input_shape=self.input_shape, outputs=self.outputs)
+        g = Graph(
+            nodes,
+            name=self.name,
+            dims=self.dims,
+            input_shape=self.input_shape,
+            outputs=self.outputs,
+            source=self.source,
+        )
+        g.folded_at, g.size_nodes = self.folded_at, self.size_nodes  # an edited graph is not its model: no refold
+        return g
 
     # -- arrays for the core ------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -153,7 +153,7 @@ def screen_summary(result: ScreenResult) -> list[tuple[str, str]]:
     live = None if n_conn == n else connected
     lines = [
         ("candidates", f"{n:,}"),
-        ("spatial axes", str(result.rf_max.shape[1])),
+        ("spatial axes", ", ".join(str(d) for d in sorted(set(result.dims.tolist()))) or str(result.rf_max.shape[1])),
         ("connected", _share(n_conn, n)),
     ]
     inf = np.isinf(result.i_min)
@@ -222,7 +222,7 @@ def head_table(result: ScreenResult, rows: int = HEAD_ROWS) -> str:
         cells += [
             f"<td>{_e(fmt_axes((i_min[i],)))}</td>",
             f"<td>{_e(fmt_axes((i_max[i],)))}</td>",
-            f"<td>{_e(fmt_axes(tuple(rf_max[i])))}</td>",
+            f"<td>{_e(fmt_axes(tuple(rf_max[i][: int(result.dims[i])])))}</td>",
             f"<td>{_e(fmt_count(params[i])) if params[i] else ''}</td>",
             f"<td>{'' if aligned[i] else 'no'}</td>",
         ]

@@ -33,12 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from math import gcd
 
 import numpy as np
 
-from .graph import Graph
+from .graph import Graph, Node
 from .kinds import Kind, PadMode
 from .report import fmt_axes
 
@@ -79,7 +78,7 @@ class Atomic:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One or two atomic edits applied together."""
+    """Atomic edits applied together (on disjoint nodes)."""
 
     atoms: tuple[Atomic, ...]
 
@@ -88,9 +87,22 @@ class Candidate:
         return tuple(sorted((c for a in self.atoms for c in a.changes), key=lambda c: c.index))
 
     @property
-    def signature(self) -> tuple[tuple[int, tuple[int, ...] | None, bool], ...]:
+    def signature(self) -> tuple[tuple[int, tuple[int, ...] | None, tuple[int, ...] | None, bool], ...]:
         """Same node changes = same candidate (a pair can equal a group edit)."""
-        return tuple((c.index, c.stride, c.remove) for c in self.changes)
+        return tuple((c.index, c.stride, c.kernel, c.remove) for c in self.changes)
+
+    def plus(self, atom: Atomic) -> Candidate:
+        """This candidate with one more edit (atoms kept in node order: one form per set of edits)."""
+        return Candidate(tuple(sorted((*self.atoms, atom), key=lambda a: (min(a.nodes), a.label))))
+
+    def without(self, k: int) -> Candidate:
+        """This candidate without its ``k``-th edit."""
+        return Candidate(self.atoms[:k] + self.atoms[k + 1 :])
+
+    @property
+    def changes_kernel(self) -> bool:
+        """Whether an edit changes a kernel (a patchify edit: the parameter count changes)."""
+        return any(c.kernel is not None for c in self.changes)
 
 
 class Structure:
@@ -120,6 +132,22 @@ class Structure:
         # a re-freezable pool in front of a flatten head is an adaptive pool: its
         # stride follows the feature map, it is not a design choice to edit
         self.strided = [i for i in self.strided if i not in head_pools]
+        # 1x1 stride-1 pools without pads (exports leave one in front of a flattened head):
+        # identities, not rated by refinement
+        self.identity_pools = [i for i in range(n) if self.is_pool(i) and is_identity_pool(self.nodes[i])]
+        # windows whose kernel equals their stride (patchify stems, ConvNeXt's downsampling)
+        self.patchify = [
+            i
+            for i in range(n)
+            if self.is_window(i)
+            and self.editable(i)
+            and i not in head_pools
+            and max(self.nodes[i].stride) > 1
+            and self.nodes[i].kernel == self.nodes[i].stride
+            and all(d == 1 for d in self.nodes[i].dilation)
+            and not any(self.nodes[i].pad_begin)
+            and not any(self.nodes[i].pad_end)
+        ]
 
     # -- node predicates ------------------------------------------------------
     def is_window(self, i: int) -> bool:
@@ -139,8 +167,21 @@ class Structure:
         return bool(np.array_equal(self.jump[a], self.jump[b]))
 
     # -- structure ------------------------------------------------------------
-    def stage_targets(self, start: int) -> list[int]:
-        """Weighted stride-1 windows downstream of ``start`` at its jump (its stage)."""
+    def takes(self, i: int, stride: tuple[int, ...]) -> bool:
+        """Whether window ``i`` can take ``stride``: a weighted stride-1 window that reads every input unit with it."""
+        node = self.nodes[i]
+        return (
+            self.is_window(i)
+            and node.weighted
+            and max(node.stride) == 1
+            and self.editable(i)
+            and reads_every_unit(node.kernel, stride, node.dilation)
+        )
+
+    def stage_targets(self, start: int, stride: tuple[int, ...] | None = None) -> list[int]:
+        """Weighted stride-1 windows downstream of ``start`` at its jump (its stage)
+        that can take ``stride`` (default: ``start``'s own)."""
+        stride = stride or self.nodes[start].stride
         seen: set[int] = set()
         out = []
         stack = list(self.consumers[start])
@@ -149,10 +190,29 @@ class Structure:
             if c in seen or not self.spatial[c] or not self.same_jump(c, start):
                 continue  # the next downsampling (or global) ends the stage
             seen.add(c)
-            node = self.nodes[c]
-            if self.is_window(c) and node.weighted and max(node.stride) == 1 and self.editable(c):
+            if self.takes(c, stride):
                 out.append(c)
             stack.extend(self.consumers[c])
+        return sorted(out)
+
+    def earlier_targets(self, v: int) -> list[int]:
+        """Weighted stride-1 windows upstream of ``v`` at ``v``'s input jump (the stage ``v`` ends)
+        that can take ``v``'s stride: where the stride of ``v`` can move earlier."""
+        node = self.nodes[v]
+        if not node.inputs:
+            return []
+        jump_in = node.inputs[0]
+        seen: set[int] = set()
+        out = []
+        stack = list(node.inputs)
+        while stack:
+            c = stack.pop()
+            if c in seen or not self.spatial[c] or not self.same_jump(c, jump_in):
+                continue  # the previous downsampling (or the input's jump changing) starts the stage
+            seen.add(c)
+            if self.takes(c, node.stride):
+                out.append(c)
+            stack.extend(self.nodes[c].inputs)
         return sorted(out)
 
     def first_merge(self, v: int) -> int | None:
@@ -216,6 +276,43 @@ class Structure:
             if r is not None:
                 ratio[i] = r
         return True
+
+
+def is_identity_pool(node: Node) -> bool:
+    """A pool with kernel 1 and stride 1 on every axis and no pads: the identity (never rated by refinement)."""
+    return (
+        node.kind == Kind.WINDOW
+        and not node.weighted
+        and all(k == 1 for k in node.kernel)
+        and all(s == 1 for s in node.stride)
+        and not any(node.pad_begin)
+        and not any(node.pad_end)
+    )
+
+
+def without_identity_pools(graph: Graph) -> Graph:
+    """``graph`` with its identity pools (:func:`is_identity_pool`) as IDENTITY nodes: the graph
+    as refinement rates it.  Compare a refined model's analysis with a suggestion through it.
+
+    >>> from rfa_fast import GraphBuilder
+    >>> b = GraphBuilder("head")
+    >>> x = b.pool(b.conv(b.input(), 3, c_in=3, c_out=8), 1, 1, name="avgpool", op="avgpool")
+    >>> [n.kind.name for n in without_identity_pools(b.build()).nodes]
+    ['INPUT', 'WINDOW', 'IDENTITY']
+    """
+    ids = [i for i, node in enumerate(graph.nodes) if is_identity_pool(node)]
+    return apply_changes(graph, [NodeChange(i, remove=True) for i in ids]) if ids else graph
+
+
+def reads_every_unit(kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> bool:
+    """Whether a window with these fields reads every input unit: stride <= kernel on every axis
+    (and no dilation where it strides).  A window whose stride exceeds its kernel skips units:
+    it throws pixels away rather than refining, and no edit creates one.
+
+    >>> reads_every_unit((3, 3), (2, 2), (1, 1)), reads_every_unit((1, 1), (2, 2), (1, 1))
+    (True, False)
+    """
+    return all(s <= k and (s == 1 or d == 1) for k, s, d in zip(kernel, stride, dilation))
 
 
 def _reduce(a: int, b: int) -> tuple[int, int]:
@@ -284,7 +381,11 @@ def _stride_text(s: tuple[int, ...]) -> str:
 
 
 def atomic_edits(s: Structure) -> list[Atomic]:
-    """Every single edit of the graph, primary edits (not moves) first."""
+    """Every single edit of the graph, primary edits (not moves) first.
+
+    No edit leaves a window whose stride exceeds its kernel (:func:`reads_every_unit`):
+    a stride moves only to a window that reads every unit with it.
+    """
     dims = s.graph.dims
     one = (1,) * dims
     primary: list[Atomic] = []
@@ -302,7 +403,8 @@ def atomic_edits(s: Structure) -> list[Atomic]:
                 primary.append(Atomic(f"stem {s.word(v)}: stride {st} -> 1", (NodeChange(v, stride=one),), True))
         else:
             primary.append(Atomic(f"{s.word(v)}: stride {st} -> 1", (NodeChange(v, stride=one),), True))
-        if s.is_pool(v) and "folded_pad" not in node.attrs:
+        removable = s.is_pool(v) and "folded_pad" not in node.attrs
+        if removable:
             # a pool fed by a folded Pad cannot go: the Pad node would stay behind
             primary.append(Atomic(f"remove pool {node.name!r}", (NodeChange(v, remove=True),), True))
         for w in s.stage_targets(v):
@@ -313,6 +415,27 @@ def atomic_edits(s: Structure) -> list[Atomic]:
                     False,
                 )
             )
+        for w in s.earlier_targets(v):
+            # earlier downsampling: fields grow faster, I_min rises (and MACs fall)
+            moves.append(
+                Atomic(
+                    f"move the stride {st} of {s.word(v)} earlier, to {s.word(w)}",
+                    (NodeChange(w, stride=node.stride), NodeChange(v, stride=one)),
+                    False,
+                )
+            )
+            if removable:
+                moves.append(
+                    Atomic(
+                        f"move the stride {st} of pool {node.name!r} earlier, to {s.word(w)}, and remove the pool",
+                        (NodeChange(w, stride=node.stride), NodeChange(v, remove=True)),
+                        False,
+                    )
+                )
+    for v in s.patchify:
+        patch = _patchify(s, v, v == stem)
+        if patch is not None:
+            primary.append(patch)
     for m, members in s.groups():
         names = " and ".join(s.word(v) for v in members)
         where = f"(parallel branches of merge {s.nodes[m].name!r})"
@@ -332,57 +455,54 @@ def atomic_edits(s: Structure) -> list[Atomic]:
             )
             primary.append(Atomic(f"{text} {where}", drop, True))
         if len(strides) == 1:
-            for w in s.stage_targets(m):
+            stride = next(iter(strides))
+            for w in s.stage_targets(m, stride):
                 moves.append(
                     Atomic(
                         f"move the stride {st} of {names} {where} to {s.word(w)}",
-                        (*unstride, NodeChange(w, stride=next(iter(strides)))),
+                        (*unstride, NodeChange(w, stride=stride)),
                         False,
                     )
                 )
     return primary + moves
 
 
-def candidates(s: Structure, max_pairs: int) -> tuple[list[Candidate], int]:
-    """Single edits and pairs, deduplicated; also the number of singles dropped
-    because a merge would receive two jumps (the misaligned half of a group edit).
+def _patchify(s: Structure, v: int, stem: bool) -> Atomic | None:
+    """Kernel and stride halved together on a window whose kernel equals its stride
+    (ConvNeXt's 4x4/4 stem becomes 2x2/2; an odd one becomes 1x1/1).  For a
+    convolution the parameter count changes: the label says by how much."""
+    node = s.nodes[v]
+    new = tuple(k // 2 if k % 2 == 0 else 1 for k in node.kernel)
+    label = (
+        f"{'stem ' if stem else ''}{s.word(v)}: kernel {fmt_axes(node.kernel)} -> {fmt_axes(new)}, "
+        f"stride {fmt_axes(node.stride)} -> {fmt_axes(new)}"
+    )
+    if node.weighted:
+        per_out = node.c_in // max(node.groups, 1) if node.c_in else 0
+        delta = per_out * node.c_out * (_prod(node.kernel) - _prod(new))
+        label += f" ({delta:,} fewer weights)" if delta else " (fewer weights)"
+    elif all(k == 1 for k in new):
+        return None  # a 1x1/1 pool: what removing the pool does
+    return Atomic(label, (NodeChange(v, stride=new, kernel=new),), True)
 
-    Pairs combine two jump-consistent edits on disjoint nodes: first pairs of
-    primary edits, then a move with a primary edit, at most ``max_pairs``.
-    (Two consistent edits stay consistent together: jump ratios multiply.)
+
+def _prod(xs: Sequence[int]) -> int:
+    out = 1
+    for x in xs:
+        out *= x
+    return out
+
+
+def consistent_edits(s: Structure) -> tuple[list[Atomic], int]:
+    """The graph's atomic edits that leave every merge with inputs of one jump, and how many
+    were dropped because a merge would receive two jumps (the misaligned half of a group edit).
+
+    Two consistent edits on disjoint nodes stay consistent together (the jump
+    ratios multiply), so combinations need no second check.
     """
     atoms = atomic_edits(s)
     ok = [a for a in atoms if s.jump_consistent(a.changes)]
-    dropped = len(atoms) - len(ok)
-    out: list[Candidate] = []
-    seen: set[tuple] = set()
-
-    def add(c: Candidate) -> None:
-        if c.signature not in seen:
-            seen.add(c.signature)
-            out.append(c)
-
-    for a in ok:
-        add(Candidate((a,)))
-    prim = [a for a in ok if a.primary]
-    mov = [a for a in ok if not a.primary]
-    n_pairs = 0
-
-    def pairs():  # type: ignore[no-untyped-def]
-        yield from combinations(prim, 2)
-        for m in mov:
-            for p in prim:
-                yield (p, m)
-
-    for a, b in pairs():
-        if n_pairs >= max_pairs:
-            break
-        if a.nodes & b.nodes:
-            continue
-        before = len(out)
-        add(Candidate((a, b)))
-        n_pairs += len(out) - before
-    return out, dropped
+    return ok, len(atoms) - len(ok)
 
 
 def apply_changes(graph: Graph, changes: Sequence[NodeChange]) -> Graph:
@@ -452,6 +572,7 @@ def edit_rows(arrays: dict[str, np.ndarray], row: int, change: NodeChange) -> No
         arrays["pad_mode"][row] = PadMode.EXPLICIT
         arrays["ceil_mode"][row] = 0
         return
+    arrays["op"][row] = Kind.WINDOW  # edits change windows only (a re-frozen identity pool rates again)
     if change.stride is not None:
         arrays["stride"][row] = change.stride
     if change.kernel is not None:

@@ -90,6 +90,32 @@ def fmt_i_min(square: float, axes: tuple[float, ...] | list[float]) -> str:
     return f"{head} (per axis {fmt_axes(tuple(axes))})"
 
 
+def describe_i_min(square: float, axes: tuple[float, ...] | list[float]) -> str:
+    """I_min for a sentence: :func:`fmt_i_min`, or what a missing value means.
+
+    >>> describe_i_min(math.inf, [math.inf, math.inf])
+    'none up to 2^30 px (some layer is unproductive at every resolution)'
+    >>> describe_i_min(math.nan, [math.nan, math.nan])
+    'none (the output is not connected to the input)'
+    """
+    if math.isnan(square):
+        return "none (the output is not connected to the input)"
+    if math.isinf(square):
+        return "none up to 2^30 px (some layer is unproductive at every resolution)"
+    return fmt_i_min(square, axes)
+
+
+def describe_i_max(axes: tuple[float, ...] | list[float]) -> str:
+    """I_max for a sentence, or why there is none.
+
+    >>> describe_i_max([435.0, 435.0]), describe_i_max([math.nan])
+    ('435', 'none (no windowed layer with a finite field)')
+    """
+    if all(math.isnan(v) for v in axes):
+        return "none (no windowed layer with a finite field)"
+    return fmt_axes(tuple(axes))
+
+
 def fmt_axes(values: tuple[Any, ...] | list[Any]) -> str:
     """``(3, 3)`` -> ``3``; ``(1, 7)`` -> ``1x7``; inf -> ``inf``."""
     parts = []
@@ -289,12 +315,12 @@ class Report:
     def summary_line(self) -> str:
         s = self.summary
         border = ", ".join(s["border_layers"]) or "none"
-        imin = fmt_i_min(s["i_min_square"], s["i_min"])
-        imax = fmt_axes(tuple(s["i_max"]))
         parts = [
             f"border layers: {border}",
             f"unproductive: {s['n_unproductive']}",
-            f"I_min-I_max: {imin}-{imax}",
+            # two fields, not a range: I_min may exceed I_max, and either may be missing
+            f"I_min: {describe_i_min(s['i_min_square'], s['i_min'])}",
+            f"I_max: {describe_i_max(s['i_max'])}",
             f"rf_max: {fmt_axes(tuple(s['rf_max']))}",
         ]
         if s["macs"]:

@@ -225,7 +225,9 @@ def trim(graph: Graph, resolution: int, *, ignore_1x1: bool = False) -> TrimSugg
         index[v] = len(new_nodes)
         new_nodes.append(node if ins == node.inputs else _with_inputs(node, ins))
     outputs = list(dict.fromkeys(index[source[o]] for o in graph.outputs))
-    trimmed = Graph(new_nodes, name=graph.name, dims=graph.dims, input_shape=graph.input_shape, outputs=outputs)
+    trimmed = Graph(
+        new_nodes, name=graph.name, dims=graph.dims, input_shape=graph.input_shape, outputs=outputs, source=graph.source
+    )
     after = analyze(trimmed, resolution, ignore_1x1=ignore_1x1)
     order = sorted(removed)
     return TrimSuggestion(

@@ -4,6 +4,7 @@ models, write small ONNX models."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -52,6 +53,39 @@ def run(
     if expect is not None:
         assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
+
+
+# The console script's view: `rfa-fast` has its own directory, not the working directory, first
+# on sys.path; `python -m` and `python -c` would import a source tree in the working directory.
+_CONSOLE_SCRIPT = "import sys; del sys.path[0]; from rfa_fast.cli import main; sys.exit(main())"
+
+
+def run_script(*args: str, cwd: Path, expect: int | None = 0, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``rfa-fast ARGS`` as the installed console script runs it (the working directory off sys.path), in ``cwd``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _CONSOLE_SCRIPT, *args],
+        cwd=cwd,
+        env=package_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if expect is not None:
+        assert proc.returncode == expect, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+def unbuilt_checkout(dest: Path, *, checkout: bool = True) -> Path:
+    """A copy of the rfa_fast package source in ``dest/rfa_fast`` without any compiled extension: what a
+    checkout looks like after ``pip install .`` (the build went to site-packages).  With ``checkout``,
+    ``setup.py`` and ``csrc/`` beside it too (a source tree); without, a bare package (a broken install)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("*.so", "*.pyd", "*.c", "*.cpp", "__pycache__")
+    shutil.copytree(PKG_ROOT / "rfa_fast", dest / "rfa_fast", ignore=ignore)
+    if checkout:
+        (dest / "setup.py").write_text("raise SystemExit('a stand-in: the tests only need it to exist')\n")
+        (dest / "csrc").mkdir()
+    return dest
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import PKG_ROOT, assert_one_line_error, chain_onnx, model_path, needs_validation, run
+from cli_helpers import (
+    PKG_ROOT,
+    assert_one_line_error,
+    chain_onnx,
+    model_path,
+    needs_validation,
+    run,
+    run_script,
+    unbuilt_checkout,
+)
 from deps import import_or_skip
 from test_report import LAYER_KEYS, SUMMARY_KEYS  # the stable schema, written down once
 
 import rfa_fast
 
+ROOT = Path(__file__).resolve().parents[1]
 R18_BORDER = "/layer3/layer3.0/conv2/Conv"
 
 
@@ -47,7 +58,7 @@ def test_analyze_vgg16_at_224_table_and_summary(tmp_path: Path) -> None:
     assert table_row(out, "/features/features.30/MaxPool")[1:] == ["MaxPool", "2", "2", "212", "212", "32", "7", "ok"]
     assert table_row(out, "/features/features.0/Conv")[-3:] == ["224", "86.7M", "ok"]
     assert lines[-1] == (
-        "border layers: none; unproductive: 0; I_min-I_max: 212-212; rf_max: 212; MACs past the border: 0 of 15.5G (0%)"
+        "border layers: none; unproductive: 0; I_min: 212; I_max: 212; rf_max: 212; MACs past the border: 0 of 15.5G (0%)"
     )
 
 
@@ -106,7 +117,7 @@ def test_analyze_small_model_and_ignore_1x1(tmp_path: Path) -> None:
     out = run("analyze", str(path), cwd=tmp_path).stdout
     assert table_row(out, "conv3")[1:] == ["Conv", "3", "2", "31", "31", "16", "1", "144", "border"]
     assert table_row(out, "conv5")[-1] == "unproductive"
-    assert out.splitlines()[-1].startswith("border layers: conv3; unproductive: 3; I_min-I_max: 31-31;")
+    assert out.splitlines()[-1].startswith("border layers: conv3; unproductive: 3; I_min: 31; I_max: 31;")
     d = json.loads(run("analyze", str(path), "--ignore-1x1", "--json", cwd=tmp_path).stdout)
     assert d["summary"]["n_unproductive"] == 1 and d["summary"]["border_layers"] == ["conv3"]
     assert {la["name"]: la["status"] for la in d["layers"]}["conv5"] == "critical"  # rated no more, still rf 31 > 16
@@ -244,7 +255,7 @@ def test_screen_several_resolutions_jobs_and_progress(tmp_path: Path) -> None:
     assert one.stderr == ""  # no progress bar when stderr is not a terminal
     two = run("screen", *files, "-r", "32", "-r", "224", "--jobs", "2", "--progress", cwd=tmp_path)
     assert _screen_table(two.stdout) == rows
-    assert "3/3" in two.stderr and "#" in two.stderr  # the progress bar, forced on
+    assert "3/3" in two.stderr and "loading" in two.stderr and "100%" in two.stderr  # the tqdm bar, forced on
 
 
 def test_screen_needs_onnx_files_and_a_resolution(tmp_path: Path) -> None:
@@ -267,6 +278,7 @@ def test_refine_ranks_and_applies_a_suggestion(tmp_path: Path) -> None:
     assert re.search(r"^2 of \d+ suggestions, best first:$", out, re.M)
     first = out.split("  1. ")[1]
     assert "stride 2 -> 1" in first and "I_min 97 -> 49 px (I_res 64: at or below)" in first
+    assert "ONNX: applicable" in first  # checked before anyone writes a file
     assert "applied suggestion 1: wrote r.onnx (reloaded: I_min 49 px)" in out
     d = json.loads(run("analyze", "r.onnx", "-r", "64", "--json", cwd=tmp_path).stdout)
     assert d["summary"]["n_unproductive"] == 0 and d["summary"]["i_min"] == [49.0, 49.0]
@@ -301,7 +313,7 @@ def test_demo(tmp_path: Path) -> None:
     out = run("demo", cwd=tmp_path).stdout
     assert "resnet18 at 32 px (32 layers)" in out
     assert table_row(out, "layer3.0.conv2")[-1] == "border"
-    assert "border layers: layer3.0.conv2; unproductive: 7; I_min-I_max: 97-435;" in out
+    assert "border layers: layer3.0.conv2; unproductive: 7; I_min: 97; I_max: 435;" in out
     assert "at 224 px: border layers: none; unproductive: 0;" in out
     m = re.search(r"one call of the core: ([\d.]+) ms \(([\d,]+) candidates/s\)", out)
     assert m and float(m.group(1)) > 0
@@ -332,13 +344,122 @@ def test_entropy(tmp_path: Path) -> None:
     assert_one_line_error(run("entropy", "missing.npy", cwd=tmp_path, expect=1), "missing.npy: no such file")
 
 
+def _tiny_suite(root: Path, test: str) -> Path:
+    """A bench/ in ``root`` that ``rfa-fast bench`` accepts (conftest.py, benchlib.py) with one test file."""
+    bench = root / "bench"
+    bench.mkdir(parents=True)
+    (bench / "conftest.py").write_text("")
+    (bench / "benchlib.py").write_text("")
+    (bench / "test_tiny.py").write_text(test)
+    return bench
+
+
 def test_bench_runs_pytest_benchmark_in_the_checkout(tmp_path: Path) -> None:
     import_or_skip("pytest_benchmark", "pytest-benchmark is a test dependency: pip install pytest-benchmark")
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "test_tiny.py").write_text(
+    _tiny_suite(
+        tmp_path,
         "def test_tiny_sum(benchmark):\n    assert benchmark(sum, [1, 2, 3]) == 6\n\n"
-        "def test_not_a_benchmark():\n    pass\n"
+        "def test_not_a_benchmark():\n    pass\n",
     )
     proc = run("bench", "--", "-q", "-p", "no:cacheprovider", cwd=tmp_path)
     assert "1 passed, 1 skipped" in proc.stdout and "test_tiny_sum" in proc.stdout  # --benchmark-only
-    assert "--benchmark-only" in proc.stderr  # the command it ran
+    assert "pytest bench --benchmark-only -q" in proc.stderr  # the command it ran
+
+
+def test_bench_from_an_unbuilt_checkout_measures_the_installed_package(tmp_path: Path) -> None:
+    """After ``pip install .`` the checkout has no compiled extension: the suite must not import it (issue 15)."""
+    import_or_skip("pytest_benchmark", "pytest-benchmark is a test dependency: pip install pytest-benchmark")
+    root = unbuilt_checkout(tmp_path / "checkout")
+    _tiny_suite(
+        root,
+        "import rfa_fast, rfa_fast._core\n\n"
+        "def test_core(benchmark):\n"
+        "    assert benchmark(rfa_fast.screen_chains, [[3, 3]], [[1, 2]], resolutions=8).rf_max.tolist() == [[5, 5]]\n"
+        "    print('imported', rfa_fast.__file__)\n",
+    )
+    proc = run_script("bench", "--", "-q", "-s", "-p", "no:cacheprovider", cwd=root)  # as the console script
+    assert "1 passed" in proc.stdout
+    assert f"imported {PKG_ROOT / 'rfa_fast' / '__init__.py'}" in proc.stdout
+    assert "ExtensionNotBuiltError" not in proc.stdout + proc.stderr
+
+
+def test_bench_without_a_checkout_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rfa_fast import cli
+
+    site = tmp_path / "site-packages" / "rfa_fast"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(cli, "__file__", str(site / "cli.py"))  # an installed package: no bench/ beside it
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rfa-fast: error: no benchmark suite found (looked in ")
+    assert str(tmp_path / "bench") in err and str(tmp_path / "site-packages" / "bench") in err
+    assert "not of the installed package" in err and "--dir PATH/bench" in err and "pip install -e" in err
+    (tmp_path / "other").mkdir()
+    assert cli.main(["bench", "--dir", "other"]) == 1
+    assert "other: not rfa_fast's benchmark suite" in capsys.readouterr().err
+
+
+def test_bench_dir_option_and_the_child_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rfa_fast import cli
+
+    bench = _tiny_suite(tmp_path / "elsewhere", "")
+    assert cli.find_bench_dir(str(bench)) == bench.resolve()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli.find_bench_dir() == bench.resolve()  # ./bench first
+    cmd = cli.bench_command(bench, ["--", "-k", "x"])
+    assert cmd[0] == sys.executable and cmd[1] == "-c" and "del sys.path[0]" in cmd[2]
+    assert cmd[3:] == [str(bench), "--benchmark-only", "-k", "x"]
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "script dir"), str(tmp_path / "site")])
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    assert cli.bench_env(tmp_path / "site")["PYTHONPATH"] == "/elsewhere"  # found anyway: not ahead of the stdlib
+    assert cli.bench_env(tmp_path / "script dir")["PYTHONPATH"] == f"{tmp_path / 'script dir'}{os.pathsep}/elsewhere"
+
+
+def test_docs_bench_example_selects_benchmarks() -> None:
+    """docs/cli.md's ``rfa-fast bench -- -k ...`` selects tests of the real suite (it once selected none)."""
+    import_or_skip("pytest_benchmark", "pytest-benchmark is a test dependency: pip install pytest-benchmark")
+    text = (ROOT / "docs" / "cli.md").read_text()
+    lines = [line for line in text.splitlines() if line.startswith("$ rfa-fast bench -- ")]
+    assert lines, "docs/cli.md shows no rfa-fast bench command"
+    for line in lines:
+        args = shlex.split(line)[3:]
+        assert "-k" in args
+        if "--collect-only" not in args:
+            args.append("--collect-only")
+        out = run_script("bench", "--", *args, "-p", "no:cacheprovider", cwd=ROOT).stdout
+        m = re.search(r"^(\d+)/(\d+) tests? collected", out, re.M)
+        assert m, out
+        selected, total = int(m.group(1)), int(m.group(2))
+        assert 0 < selected < total, out
+        keyword = args[args.index("-k") + 1]
+        ids = [x for x in out.splitlines() if x.startswith("bench/")]
+        assert len(ids) == selected and all(keyword in x for x in ids), out
+
+
+def test_screen_mixes_1d_2d_and_3d_models_in_any_order(tmp_path: Path) -> None:
+    """Issue 17: `screen conv1d.onnx conv3d.onnx model2d.onnx` rejected whichever files did not have the
+    first file's number of axes; every file is now in the table (with a dims column) and the CSV, in any order."""
+    from test_onnx_screen import _conv_file
+
+    files = [
+        _conv_file(tmp_path, 1, "c1"),
+        _conv_file(tmp_path, 3, "c3"),
+        str(chain_onnx(tmp_path / "c2.onnx", [(3, 2, 0)] * 2)),
+    ]
+    tables = []
+    for order in (files, files[::-1]):
+        proc = run("screen", *order, "-r", "8", "--csv", "out.csv", cwd=tmp_path)
+        rows = _screen_table(proc.stdout)
+        assert sorted(rows) == sorted(files) and "3 screened, 0 failed" in proc.stdout
+        assert {f: cells[0] for f, cells in rows.items()} == {files[0]: "1", files[1]: "3", files[2]: "2"}  # dims
+        tables.append(rows)
+        with open(tmp_path / "out.csv", newline="") as f:
+            table = {r["file"]: r for r in csv.DictReader(f)}
+        assert {f: table[f]["dims"] for f in files} == {files[0]: "1", files[1]: "3", files[2]: "2"}
+        assert table[files[0]]["rf_max_axis1"] == "" and table[files[1]]["rf_max_axis2"] != ""
+    assert tables[0] == tables[1]
+    proc = run("screen", *files, "-r", "8x8", cwd=tmp_path, expect=1)
+    assert_one_line_error(proc, "the 1-D graphs")

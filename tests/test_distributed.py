@@ -61,6 +61,18 @@ def test_specs_equal_the_local_screen(client: Any) -> None:
     assert remote.names[:3] == ["candidate_0", "net1", "net2"] and remote.names[999] == "candidate_999"
 
 
+def test_progress_counts_the_candidates_gathered(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    specs = random_specs(200, 3)
+    screen_distributed(client, specs, 32, chunk_size=30, progress=True)
+    err = capsys.readouterr().err
+    assert "screen" in err and "200/200" in err and "100%" in err
+    screen_distributed(client, (s for s in specs), 32, chunk_size=30, progress=True)  # no length: a counter
+    assert "200cand" in capsys.readouterr().err.replace(" ", "")
+    screen_distributed(client, specs, 32, chunk_size=30, progress=False)
+    screen_distributed(client, specs, 32, chunk_size=30)  # auto: not a terminal
+    assert capsys.readouterr().err == ""
+
+
 def test_lazy_iterable_with_few_pending_chunks(client: Any) -> None:
     specs = random_specs(300, 2)
     remote = screen_distributed(client, (s for s in specs), 32, chunk_size=25, max_pending=2)
@@ -154,10 +166,11 @@ def small_space() -> rfa_fast.Space:
     return sp.build()
 
 
-def test_space_rows_equal_the_local_screen(client: Any) -> None:
+def test_space_rows_equal_the_local_screen(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
     space = small_space()
     rows = space.sample(5_000, seed=7)
-    remote = screen_distributed(client, space, rows, [16, 64], chunk_size=700)
+    remote = screen_distributed(client, space, rows, [16, 64], chunk_size=700, progress=True)
+    assert "5000/5000" in capsys.readouterr().err  # one step per chunk of rows gathered
     local = space.screen(rows, [16, 64])
     for f in ScreenResult.FIELDS:
         assert np.array_equal(getattr(remote, f), getattr(local, f), equal_nan=True), f

@@ -254,11 +254,14 @@ def test_core_edge_parameters_are_graph_errors_or_results(name: str, value: int)
         assert np.isfinite(out["rf_max"][:3]).all()
 
 
-def test_chains_with_extreme_channels_saturate() -> None:
+def test_chains_with_extreme_channels_are_counted_exactly() -> None:
+    # The core saturates at int64; the Python layer counts past it exactly (issue 17 item 5).
     k = np.full((2, 4, 2), 3, np.int32)
     ch = np.array([[2**62] * 5, [1, 2**40, 2**40, 0, 3]], np.int64)
     r = rfa_fast.screen_chains(k, np.ones_like(k), resolutions=64, channels=ch)
-    assert r.params[0] == np.iinfo(np.int64).max  # saturated, not wrapped (the lanes hand it to the general engine)
+    assert r.params[0] == 4 * 2**62 * 2**62 * 9
+    assert r.macs[0, 0] == 4 * 2**62 * 2**62 * 9 * 64 * 64
+    assert r.params[1] == 9 * (2**40 + 2**80)  # unknown channels (0) cost nothing
     assert (r.macs >= 0).all()
 
 

@@ -743,3 +743,94 @@ def test_old_opset_attribute_forms() -> None:
     rep = rfa_fast.analyze(g)
     assert rep.layer("softmax").global_context  # opset < 13: softmax over C, H and W
     assert rep.layer("add").fmap == (32, 30) and rep.layer("add").rf_max == (3.0, 3.0)
+
+
+# -- sizes folded at one resolution (issue 17, item 7) --------------------------------
+
+
+def _shuffle_model(spatial: Sequence[int | str]) -> onnx.ModelProto:
+    """conv/2 -> conv/2 -> channel shuffle whose shapes come from ``Shape`` -> conv 3x3 -> global pool.
+
+    The shuffle is ShuffleNet's ``[N, C, H, W] -> [N, 2, C/2, H, W] -> transpose -> [N, C, H, W]``
+    with H and W read from the tensor at run time, as torch exports it with a dynamic input.
+    """
+    c1, w1 = conv("x", "a", "c1", 3, 8, strides=[2, 2], pads=[1, 1, 1, 1])
+    c2, w2 = conv("a", "b", "c2", 8, 8, strides=[2, 2], pads=[1, 1, 1, 1])
+    c3, w3 = conv("u", "v", "c3", 8, 8, pads=[1, 1, 1, 1])
+    nodes = [
+        c1,
+        c2,
+        helper.make_node("Shape", ["b"], ["shp"], name="shape"),
+        helper.make_node("Slice", ["shp", "two", "four"], ["hw"], name="hw"),
+        helper.make_node("Concat", ["head", "hw"], ["s5"], name="s5", axis=0),
+        helper.make_node("Reshape", ["b", "s5"], ["r5"], name="split_groups"),
+        helper.make_node("Transpose", ["r5"], ["t5"], name="swap", perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Concat", ["head4", "hw"], ["s4"], name="s4", axis=0),
+        helper.make_node("Reshape", ["t5", "s4"], ["u"], name="join_groups"),
+        c3,
+        helper.make_node("GlobalAveragePool", ["v"], ["y"], name="gap"),
+    ]
+    inits = [w1, w2, w3, const("two", [2]), const("four", [4]), const("head", [1, 2, 4]), const("head4", [1, 8])]
+    return model(nodes, inputs=[("x", (1, 3, *spatial))], inits=inits)
+
+
+def test_shape_dependent_reshape_is_refolded_at_the_resolution_analyzed(tmp_path: object) -> None:
+    """Loaded at 4 px the shuffle sees 1x1 maps and cannot tell where H and W go (the conv after it reads
+    as global: I_max 7). Analyzed at 32 px that was the answer before; now the model is read at 32 px."""
+    path = str(tmp_path) + "/shuffle.onnx"  # type: ignore[operator]
+    onnx.save(_shuffle_model(["H", "W"]), path)
+    exact = rfa_fast.analyze(load_onnx(path, resolution=32), 32).summary
+    assert exact["i_max"] == [15.0, 15.0]  # 3 + 2*2 + 2*4: the last conv is spatial
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OnnxWarning)  # at 4 px the loader warns about the conv it cannot place
+        g = load_onnx(path, resolution=4)
+    assert g.folded_at == (4, 4) and set(g.size_nodes) == {"split_groups", "join_groups"}
+    assert rfa_fast.analyze(g, 4).summary["i_max"] == [7.0, 7.0]  # at its own resolution: as loaded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # re-folding is exact: no warning
+        at32 = rfa_fast.analyze(g, 32)
+        r = rfa_fast.screen([g], [4, 32])
+    assert at32.summary["i_max"] == exact["i_max"] and at32.summary["i_min"] == exact["i_min"]
+    alone32 = rfa_fast.screen([load_onnx(path, resolution=32)], 32)
+    assert r.n_unproductive[0, 1] == alone32.n_unproductive[0, 0]
+    assert r.macs[0, 1] == alone32.macs[0, 0] and r.macs[0, 0] != r.macs[0, 1]
+    assert r.i_max[0] == 7.0  # the per-graph values are those of the first resolution, as analyze() gives
+
+
+def test_fixed_resize_sizes_are_refolded_and_a_lost_model_is_a_warning(tmp_path: object) -> None:
+    """A Resize to a fixed 16x16 after a stride-4 conv: an upsampling by 2 at 32 px, a downsampling by 2 at
+    128 px. Read at 32 and analyzed at 128 it kept the factor 2; now it is read again at 128, and when the
+    file is gone the answer is that of 32 px with a FoldedResolutionWarning saying what to pass."""
+    c1, w1 = conv("x", "a", "c1", 3, 8, k=4, strides=[4, 4])
+    c2, w2 = conv("r", "y", "c2", 8, 8, pads=[1, 1, 1, 1])
+    resize = helper.make_node("Resize", ["a", "", "", "sizes"], ["r"], name="resize", mode="nearest")
+    path = str(tmp_path) + "/resize.onnx"  # type: ignore[operator]
+    onnx.save(
+        model([c1, resize, c2], inputs=[("x", (1, 3, "H", "W"))], inits=[w1, w2, const("sizes", [1, 8, 16, 16])]), path
+    )
+    g = quiet_load(path, resolution=32)
+    assert g.folded_at == (32, 32) and g.size_nodes == ("resize",)
+    assert by_name(g)["resize"].scale == (2.0, 2.0)
+    at128 = rfa_fast.analyze(g, 128)
+    assert by_name(at128.graph)["resize"].scale == (0.5, 0.5)
+    assert at128.summary["rf_max"] == rfa_fast.analyze(quiet_load(path, resolution=128)).summary["rf_max"]
+    lost = quiet_load(path, resolution=32)
+    import os
+
+    os.remove(path)
+    with pytest.warns(rfa_fast.FoldedResolutionWarning, match=r"folded at 32x32.*resolution=128"):
+        stale = rfa_fast.analyze(lost, 128)
+    assert by_name(stale.graph)["resize"].scale == (2.0, 2.0)
+
+
+def test_static_models_and_shape_free_graphs_are_analyzed_as_loaded() -> None:
+    """A static export's sizes are the model's: recorded, never re-read; a graph with nothing
+    size-dependent records nothing."""
+    static = quiet_load(_shuffle_model([32, 32]))
+    assert static.folded_at == (32, 32) and not static.refold.dynamic
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rfa_fast.analyze(static, 64).graph is static
+    c1, w1 = conv("x", "y", "c1", 3, 8)
+    plain = quiet_load(model([c1], inputs=[("x", (1, 3, "H", "W"))], inits=[w1]), resolution=16)
+    assert plain.folded_at is None and plain.size_nodes == ()

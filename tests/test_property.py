@@ -209,3 +209,28 @@ def test_reference_rf_max_bounds_the_true_footprint(case: tuple[Graph, bool]) ->
     assert all(t is None or g >= t for g, t in zip(got, truth)), (got, truth)
     if exact:
         assert got == truth
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from([1, 2, 3]).flatmap(lambda d: graphs(max_nodes=12, dims=d)), min_size=1, max_size=6),
+    st.lists(st.integers(1, 200), min_size=1, max_size=3),
+    st.randoms(use_true_random=False),
+)
+def test_mixed_dimensionality_batches_equal_each_graph_alone(gs: list[Graph], sizes: list[int], rnd: object) -> None:
+    """A random mix of 1-D, 2-D and 3-D graphs in random order (issue 17): one screen gives, row by row,
+    what screening each graph alone gives; the per-axis arrays are padded with NaN past each graph's D."""
+    import rfa_fast
+
+    rnd.shuffle(gs)  # type: ignore[attr-defined]
+    mixed = rfa_fast.screen(gs, sizes)
+    assert mixed.dims.tolist() == [g.dims for g in gs]
+    for b, g in enumerate(gs):
+        one = rfa_fast.screen([g], sizes)
+        for f in ("n_unproductive", "n_border", "n_critical", "macs", "macs_unproductive", "params"):
+            assert getattr(mixed, f)[b].tolist() == getattr(one, f)[0].tolist(), f
+        for f in ("i_min", "i_max", "connected", "aligned"):
+            np.testing.assert_array_equal(getattr(mixed, f)[b], getattr(one, f)[0])
+        for f in ("rf_max", "i_min_axes", "i_max_axes"):
+            np.testing.assert_array_equal(getattr(mixed, f)[b, : g.dims], getattr(one, f)[0])
+            assert np.isnan(getattr(mixed, f)[b, g.dims :]).all()

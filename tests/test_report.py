@@ -98,3 +98,16 @@ def test_analyze_defaults_to_static_input_shape() -> None:
         rfa_fast.analyze(g)
     g.input_shape = (64, 64)
     assert rfa_fast.analyze(g).resolution == (64, 64)
+
+
+def test_summary_line_states_i_min_and_i_max_apart_and_says_what_is_missing() -> None:
+    # issue 17 item 8: no range printed backwards ("17-13"), no "1--" for a missing I_max
+    b = GraphBuilder("strided")
+    x = b.conv(b.input(), 5, stride=4)  # rf 5, jump 4
+    b.conv(x, 3)  # rf 13: I_max 13; the 3x3 sees a 1x1 map up to 16 px: I_min 17
+    line = rfa_fast.analyze(b.build(), 8).summary_line()
+    assert "; I_min: 17; I_max: 13; rf_max: 13" in line and "17-13" not in line
+    b = GraphBuilder("pool only")
+    b.global_pool(b.input())
+    line = rfa_fast.analyze(b.build(), 32).summary_line()
+    assert "I_min: 1; I_max: none (no windowed layer with a finite field);" in line and "--" not in line

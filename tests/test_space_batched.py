@@ -130,7 +130,9 @@ def test_bad_values_in_a_large_batch_are_named_like_the_general_engine() -> None
     batch = GraphBatch.from_graphs([g] * 3000)
     batch.arrays["stride"] = batch.arrays["stride"].copy()
     batch.arrays["stride"][len(g) * 2000 + 3, 0] = 0
-    with pytest.raises(rfa_fast.GraphError, match=f"graph 2000, node {len(g) * 2000 + 3}: stride is 0 on axis 0"):
+    with pytest.raises(
+        rfa_fast.GraphError, match=r"node 'features.4' \(maxpool\) in graph 2000 \('vgg16'\): stride 0 on axis 0"
+    ):
         rfa_fast.screen(batch, 32)
 
 

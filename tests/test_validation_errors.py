@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -269,6 +271,107 @@ def test_load_onnx_refuses_a_list_resolution() -> None:
     with pytest.raises(rfa_fast.ResolutionError, match=r"\(32, 48\)"):
         rfa_fast.load_onnx(model, resolution=[32, 48])
     assert rfa_fast.load_onnx(model, resolution=(32, 48)).input_shape == (32, 48)
+
+
+# -- errors in the user's words: file, graph, node, attribute (issue 17 item 9) ---------
+
+
+def _onnx_conv(path: Path, **attrs: object) -> Path:
+    """One Conv (3 -> 8 channels, 3x3) called '/layer1/layer1.0/conv1/Conv', with ``attrs`` overriding its attributes."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    group = attrs.get("group", 1)
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[8, 3, 3, 3])
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="missing.bin")
+    kw: dict[str, object] = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "group": group}
+    kw.update(attrs)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="/layer1/layer1.0/conv1/Conv", **kw)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [w],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "attrs,attribute",
+    [
+        ({"strides": [0, 1]}, "strides"),
+        ({"group": -3}, "group"),
+        ({"kernel_shape": [0, 3]}, "kernel_shape"),
+        ({"dilations": [1, 0]}, "dilations"),
+        ({"pads": [-(2**21), 0, 0, 0]}, "pads"),
+        ({"strides": [1, 2**17]}, "strides"),
+    ],
+)
+def test_hostile_onnx_attribute_names_file_node_and_attribute(tmp_path: Path, attrs: dict, attribute: str) -> None:
+    from rfa_fast.errors import OnnxError
+
+    path = _onnx_conv(tmp_path / "resnet18.onnx", **attrs)
+    with pytest.raises(OnnxError) as e:
+        rfa_fast.load_onnx(str(path))
+    msg = str(e.value)
+    assert str(path) in msg
+    assert "'/layer1/layer1.0/conv1/Conv'" in msg
+    assert f"attribute {attribute} " in msg
+    assert "c_in and c_out" not in msg and "graph 0, node" not in msg
+
+
+def test_group_minus_3_is_a_group_error_not_a_channel_error(tmp_path: Path) -> None:
+    from rfa_fast.errors import OnnxError
+
+    with pytest.raises(OnnxError, match="attribute group is -3, must be >= 1"):
+        rfa_fast.load_onnx(str(_onnx_conv(tmp_path / "m.onnx", group=-3)))
+
+
+def test_core_error_on_an_onnx_graph_names_file_node_and_onnx_attribute(tmp_path: Path) -> None:
+    # a value the loader cannot see (changed after loading) still reaches the core: its message is rewritten
+    path = _onnx_conv(tmp_path / "resnet18.onnx")
+    g = rfa_fast.load_onnx(str(path))
+    assert g.source == str(path)
+    i = g.index("/layer1/layer1.0/conv1/Conv")
+    bad = g.replace_node(i, stride=(0, 1))
+    with pytest.raises(GraphError) as e:
+        rfa_fast.analyze(bad, 32)
+    msg = str(e.value)
+    assert msg.startswith("node '/layer1/layer1.0/conv1/Conv' (Conv) in graph 'resnet18' in " + str(path))
+    assert "stride 0 on axis 0 (ONNX attribute strides), must be in 1..65536" in msg
+    assert (e.value.graph_index, e.value.node_index) == (0, i)
+    assert e.value.node_name == "/layer1/layer1.0/conv1/Conv" and e.value.graph_name == "resnet18"
+
+
+def test_builder_graph_error_names_the_node() -> None:
+    b = GraphBuilder("net")
+    x = b.input()
+    x = b.conv(x, 3, name="stem")
+    b.conv(x, 70000, name="huge")
+    with pytest.raises(GraphError) as e:
+        rfa_fast.analyze(b.build(), 32)
+    assert str(e.value) == "node 'huge' (conv) in graph 'net': kernel 70000 on axis 0, must be in 1..65536"
+    assert (e.value.graph_index, e.value.node_index, e.value.node_name) == (0, 2, "huge")
+
+
+def test_batch_error_names_graph_index_name_and_node() -> None:
+    good = [chain(), chain()]
+    b = GraphBuilder("third")
+    x = b.input()
+    x = b.conv(x, 3, name="ok")
+    b.conv(x, 3, dilation=(1, 70000), name="too_dilated")
+    with pytest.raises(GraphError) as e:
+        rfa_fast.screen([*good, b.build()], 32)
+    msg = str(e.value)
+    assert msg.startswith("node 'too_dilated' (conv) in graph 2 ('third'): dilation 70000 on axis 1")
+    assert e.value.graph_index == 2
+    assert e.value.node_index == 2 * len(chain()) + 2  # the global index, as the core gave it
+    assert e.value.node_name == "too_dilated"
 
 
 def test_output_marks() -> None:

@@ -36,7 +36,11 @@ def _truth() -> dict[str, Any]:
 
 
 TRUTH = _truth()
-STAGES = [(model, stage["name"]) for model, spec in TRUTH.items() for stage in spec["layers"]]
+# Without the corpus, one placeholder case per test instead of none: an empty parameter list would be
+# skipped by pytest itself, even with CI=true; a placeholder meets needs_validation, a failure in CI.
+ABSENT = "<validation corpus absent>"
+MODELS = list(TRUTH) or [ABSENT]
+STAGES = [(model, stage["name"]) for model, spec in TRUTH.items() for stage in spec["layers"]] or [(ABSENT, ABSENT)]
 
 
 _cache: dict[str, tuple[rfa_fast.Graph, rfa_fast.Report, list[OnnxWarning]]] = {}
@@ -52,7 +56,7 @@ def loaded(model: str, file: str | None = None) -> tuple[rfa_fast.Graph, rfa_fas
     return _cache[file]
 
 
-@pytest.mark.parametrize("model", list(TRUTH))
+@pytest.mark.parametrize("model", MODELS)
 def test_model_loads_without_warnings(model: str) -> None:
     graph, report, caught = loaded(model)
     assert not caught, [str(w.message) for w in caught]
@@ -115,7 +119,7 @@ def test_inception_v3_square_and_per_axis_i_min_promises() -> None:
     # the headline is the square I_min; the per-axis values stand beside it, never instead of it
     report = rfa_fast.analyze(g, 224)
     assert report.summary["i_min_square"] == 171.0 and report.summary["i_min"] == [239.0, 171.0]
-    assert "I_min-I_max: 171 (per axis 239x171)-" in report.summary_line()
+    assert "I_min: 171 (per axis 239x171); I_max: 1311;" in report.summary_line()
 
 
 def test_screen_csv_is_numeric_with_one_column_per_axis(tmp_path: Path) -> None:

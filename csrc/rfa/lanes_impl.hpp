@@ -675,10 +675,11 @@ class Tile {
     const V *wt = node_v(t, F_WEIGHTED), *ci = node_v(t, F_C_IN), *co = node_v(t, F_C_OUT), *gr = node_v(t, F_GROUPS);
     VD pd[NV];
     bool divide = false;
-    V per[NV];
+    V per[NV], counted[NV];  // counted: the lanes count this node's parameters (a mask)
     for (int v = 0; v < nv_; ++v) {
       const V has = (wt[v] != 0) & (ci[v] > 0) & (co[v] > 0);
       const V small = (ci[v] < kSmall) & (co[v] < kSmall);
+      counted[v] = has & small;
       // c_in / groups: groups is 1 or c_in (depthwise) almost always
       per[v] = (gr[v] == 1) ? ci[v] : (gr[v] == ci[v]) ? splat(1) : V{};
       const V other = has & (gr[v] != 1) & (gr[v] != ci[v]);
@@ -690,7 +691,8 @@ class Tile {
       for (int w = 0; w < nv_ * kPer; ++w) per[w / kPer][w % kPer] = ci[w / kPer][w % kPer] / gr[w / kPer][w % kPer];
     for (int v = 0; v < nv_; ++v) {
       P_[v] *= per[v];
-      pd[v] = to_double(P_[v] != 0 ? co[v] : V{}) * to_double(P_[v] != 0 ? per[v] : V{});
+      // from the mask, not from P_: the int64 product may have wrapped (even to 0)
+      pd[v] = to_double(counted[v] ? co[v] : V{}) * to_double(counted[v] ? per[v] : V{});
     }
     for (int d = 0; d < D_; ++d) {
       const V* K = axis_v(t, F_KERNEL, d < Dc_ ? d : 0);
@@ -699,7 +701,8 @@ class Tile {
         P_[v] = (pd[v] < kMacBound) ? P_[v] * K[v] : V{};
       }
     }
-    for (int v = 0; v < nv_; ++v) ok_[v] &= (pd[v] < kMacBound) | (P_[v] == 0);
+    // beyond the bound the lanes drop the product (P_ is 0 then): the general engine counts it
+    for (int v = 0; v < nv_; ++v) ok_[v] &= (pd[v] < kMacBound) | ~counted[v];
   }
 
   // Any number of computed axes and resolutions (window1() is the common case in one pass).

@@ -39,12 +39,15 @@ from typing import Any, Union
 import numpy as np
 
 from .. import _core
+from .._costs import graph_slice, make_screen_exact
 from ..batch import GraphBatch
 from ..errors import SpecError
 from ..graph import Graph, GraphBuilder
 from ..kinds import Kind
 from ..results import ScreenResult
 from ..space import Space
+
+_SATURATED = 2**63 - 1
 
 # ---------------------------------------------------------------------------
 # NAS-Bench-201: cells
@@ -527,6 +530,15 @@ def nb201_screen(
         threads or 0,
         i_min,
     )
+    if raw["macs"].size and int(raw["macs"].max()) == _SATURATED or int(raw["params"].max(initial=0)) == _SATURATED:
+        # counts past int64 (the kernel saturates them): exact Python ints from the general engine, cell by cell
+        def one_cell(b: int) -> dict[str, np.ndarray]:
+            one = nb201_batch(
+                ops[b : b + 1], channels=channels, num_classes=num_classes, cells_per_stage=cells_per_stage
+            )
+            return graph_slice(one.arrays, 0)
+
+        make_screen_exact(raw, res, one_cell, ignore_1x1)
     labels = None
     if names:
         strings = _all_cell_strings()

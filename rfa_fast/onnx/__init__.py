@@ -6,6 +6,7 @@ walk's state), ``ops`` (the op table), ``fold`` (Pad folding), ``loader``
 (``load_onnx``).  ``docs/onnx.md`` maps every op to its kind.
 """
 
-from .loader import OnnxWarning, UnknownOpWarning, load_onnx
+from ..errors import FoldedResolutionWarning
+from .loader import OnnxWarning, Refold, UnknownOpWarning, load_onnx
 
-__all__ = ["OnnxWarning", "UnknownOpWarning", "load_onnx"]
+__all__ = ["FoldedResolutionWarning", "OnnxWarning", "Refold", "UnknownOpWarning", "load_onnx"]

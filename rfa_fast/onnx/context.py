@@ -163,6 +163,8 @@ class Context:
         self.unknown_ops: dict[str, None] = {}  # ordered set of op types
         self.opsets = {(o.domain or "ai.onnx"): o.version for o in model.opset_import}
         self.canonical = tuple(range(2, dims + 2))
+        self.size_reads = 0  # spatial sizes read at the load resolution (see Graph.size_nodes)
+        self.size_nodes: list[str] = []  # the nodes whose geometry used them
 
     # -- reading the node ----------------------------------------------------
     def opset(self, node: OpNode) -> int:
@@ -224,6 +226,7 @@ class Context:
         s = self.tensors.shape(name)
         if s is None or any(p >= len(s) or not isinstance(s[p], int) for p in layout):
             raise self.needs_resolution(node, what)
+        self.size_reads += 1
         return tuple(int(s[p]) for p in layout)  # type: ignore[arg-type]
 
     # -- writing ---------------------------------------------------------------

@@ -145,11 +145,14 @@ def _load(source: Source, input_name: str | None, strict: bool, resolution: int 
             if not node.has_graph or not any(t in data for t in node_inputs(node)):
                 continue  # constant computation
         handler = handler_for(node)
+        reads = ctx.size_reads + tensors.dynamic_reads
         try:
             if handler in _FLAT_AWARE:
                 handler(ctx, node)
             else:
                 _call_materialized(ctx, handler, node)
+            if ctx.size_reads + tensors.dynamic_reads != reads:
+                ctx.size_nodes.append(ctx.node_name(node))
         except UnicodeDecodeError:
             raise  # load_onnx says which string is not UTF-8
         except (TypeError, ValueError, IndexError, KeyError) as e:
@@ -169,7 +172,37 @@ def _load(source: Source, input_name: str | None, strict: bool, resolution: int 
     outputs = list(dict.fromkeys(index[i] for i in outputs))
     _warn(ctx)
     built = [_node(r) for r in records]
-    return Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs)
+    keep = os.fspath(source) if isinstance(source, (str, os.PathLike)) else source
+    g = Graph(built, name=_graph_name(label, graph), dims=dims, input_shape=input_shape, outputs=outputs, source=keep)
+    if ctx.size_nodes and input_shape is not None:
+        g.folded_at = input_shape
+        g.size_nodes = tuple(dict.fromkeys(ctx.size_nodes))
+        # a dynamic input can be read again at any resolution: what analyze()/screen() do (rfa_fast/refold.py)
+        g.refold = Refold(source, input_name, strict, dynamic=not all(isinstance(v, int) for v in spatial))
+    return g
+
+
+@dataclasses.dataclass(frozen=True)
+class Refold:
+    """How to read a graph's model again at another resolution (``Graph.refold``).
+
+    Attributes:
+        source: what :func:`load_onnx` was given (a path, bytes or a ``ModelProto``; kept by reference).
+        input_name, strict: the options it was given.
+        dynamic: whether the model's input size is dynamic; only then does reading it at another
+            resolution give the model that runs there (a static model's sizes are those of its export).
+    """
+
+    source: Source
+    input_name: str | None
+    strict: bool
+    dynamic: bool
+
+    def load(self, resolution: tuple[int, ...]) -> Graph:
+        """The graph with its sizes folded at ``resolution`` (warnings of the first load are not repeated)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OnnxWarning)
+            return load_onnx(self.source, input_name=self.input_name, strict=self.strict, resolution=resolution)
 
 
 # Defaults of Node fields the loader does not set (should Node grow one).

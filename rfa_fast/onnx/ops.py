@@ -96,7 +96,7 @@ def _kernel(ctx: Context, node: OpNode, weight_shape: Sequence[object] | None) -
     a = ctx.attrs(node)
     k = a.get("kernel_shape")
     if k:
-        return tuple(int(v) for v in k)
+        return _checked(ctx, node, "kernel_shape", tuple(int(v) for v in k), 1, _MAX_WINDOW)
     if weight_shape is not None and len(weight_shape) > 2 and all(isinstance(v, int) for v in weight_shape[2:]):
         return tuple(int(v) for v in weight_shape[2:])  # type: ignore[call-overload]
     raise ctx.fail(node, "has no kernel_shape attribute and the shape of its weight is unknown")
@@ -119,10 +119,38 @@ def _window_geometry(
             node,
             f"kernel {list(kernel)}, strides {list(strides)}, dilations {list(dil)} and pads {list(pads)} disagree on the number of axes",
         )
+    _checked(ctx, node, "strides", strides, 1, _MAX_WINDOW)
+    _checked(ctx, node, "dilations", dil, 1, _MAX_WINDOW)
     mode = _AUTO_PAD[auto]
     if mode != PadMode.EXPLICIT:
         pads = (0,) * (2 * n)
+    _checked(ctx, node, "pads", pads, -_MAX_PAD, _MAX_PAD)
     return strides, dil, pads[:n], pads[n:], mode
+
+
+# The core's limits (csrc/rfa/batch.hpp): checked here too, so that a file's
+# bad attribute is refused in the file's words (node, attribute) rather than
+# in the core's (array positions).
+_MAX_WINDOW = 1 << 16
+_MAX_PAD = 1 << 20
+
+
+def _checked(ctx: Context, node: OpNode, attribute: str, values: tuple[int, ...], lo: int, hi: int) -> tuple[int, ...]:
+    """``values`` of an ONNX attribute, refused (naming file, node and attribute) unless all are in lo..hi."""
+    for axis, v in enumerate(values):
+        if not lo <= int(v) <= hi:
+            raise ctx.fail(
+                node, f"attribute {attribute} is {list(values)}: {v} at position {axis} is not in {lo}..{hi}"
+            )
+    return values
+
+
+def _group(ctx: Context, node: OpNode) -> int:
+    """The ``group`` attribute of a Conv/ConvTranspose (default 1), refused unless >= 1."""
+    group = int(ctx.attrs(node).get("group", 1))
+    if group < 1:
+        raise ctx.fail(node, f"attribute group is {group}, must be >= 1")
+    return group
 
 
 def _spatial_ok(ctx: Context, node: OpNode, x: Data, what: str) -> bool:
@@ -165,7 +193,7 @@ def window(ctx: Context, node: OpNode) -> None:
         wshape = ctx.tensors.const_shape(node.input[wi])
     kernel = _kernel(ctx, node, wshape)
     a = ctx.attrs(node)
-    group = int(a.get("group", 1))
+    group = _group(ctx, node)
     c_in, c_out = _weight_channels(wshape if weighted else None, group, transposed=False)
     extra: dict[str, Any] = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
     if x.is_global:
@@ -222,7 +250,7 @@ def transposed(ctx: Context, node: OpNode) -> None:
     a = ctx.attrs(node)
     wshape = ctx.tensors.const_shape(node.input[1]) if weighted and len(node.input) > 1 and node.input[1] else None
     kernel = _kernel(ctx, node, wshape)
-    group = int(a.get("group", 1))
+    group = _group(ctx, node)
     c_in, c_out = _weight_channels(wshape if weighted else None, group, transposed=True)
     extra: dict[str, Any] = dict(weighted=weighted, c_in=c_in, c_out=c_out, groups=group)
     if x.is_global:
@@ -568,6 +596,8 @@ def reshape(ctx: Context, node: OpNode) -> None:
             s_out = _reshape_shape(s_in, target, bool(ctx.attrs(node).get("allowzero", 0)))  # type: ignore[assignment]
     if s_in is None or s_out is None:
         raise ctx.needs_resolution(node, "the shape of its input or output")
+    if x.layout is not None and all(p < len(s_in) and isinstance(s_in[p], int) for p in x.layout):
+        ctx.size_reads += 1  # where the spatial axes go was decided from their sizes at the load resolution
     if x.flat is not None:
         # Back to the structure before the flattening (GroupNorm's second Reshape)?
         layout = _map_axes(x.flat.shape, s_out, x.flat.layout)

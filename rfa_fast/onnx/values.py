@@ -163,6 +163,9 @@ class Tensors:
         for t in g.initializer:
             self._elem[t.name] = t.data_type
         self.inference_ran = False
+        self.dynamic_reads = 0
+        """How many times a caller read a folded value computed from a shape (Shape/Size):
+        the loader notes the nodes whose handler did (``Graph.size_nodes``)."""
 
     # -- public ------------------------------------------------------------------
     def is_initializer(self, name: str) -> bool:
@@ -174,7 +177,10 @@ class Tensors:
             return None
         if name not in self._values:
             self._resolve(("v", name))
-        return self._values.get(name)
+        v = self._values.get(name)
+        if v is not None and self._dynamic.get(name, False):
+            self.dynamic_reads += 1
+        return v
 
     def dynamic(self, name: str) -> bool:
         """Whether the (folded) value depends on the shape of the image path."""

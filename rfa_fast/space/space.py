@@ -34,6 +34,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .._costs import make_screen_exact
 from ..api import resolutions_array
 from ..errors import GraphError, SpecError
 from ..graph import Graph, Pad
@@ -488,6 +489,8 @@ class Space:
             raw = prog.core.screen(arr, columns, res, ignore_1x1, threads or 0, i_min)
         except GraphError as e:
             raise self._explain(e) from None
+        # counts past int64 (the core saturates them): exact Python ints, candidate by candidate
+        make_screen_exact(raw, res, lambda b: prog.core.materialize(arr, columns, b), ignore_1x1)
         return ScreenResult(raw, res, names=None)
 
     # ------------------------------------------------------------------
