@@ -68,6 +68,8 @@ def screen_chains_numpy(
         "connected": np.ones(B, bool),
         "aligned": np.ones(B, bool),
         "params": np.zeros(B, np.int64),
+        "n_dead": np.zeros(B, np.int64),  # a chain has no dead layer
+        "macs_dead": zeros,
     }
 
 

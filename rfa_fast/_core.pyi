@@ -32,7 +32,11 @@ def analyze_batch(
     ``n_partially_critical``, ``macs``, ``macs_unproductive`` (int64 [B, R]);
     ``i_min`` (float64 [B], square), ``i_min_axes``, ``i_max_axes``,
     ``graph_rf_max`` (float64 [B, D]), ``i_max`` (float64 [B]), ``connected``,
-    ``aligned`` (bool [B]), ``params`` (int64 [B]).
+    ``aligned`` (bool [B]), ``params`` (int64 [B]), ``n_dead`` (int64 [B]),
+    ``macs_dead`` (int64 [B, R]).
+
+    ``arrays`` may hold ``output`` (uint8 [N], 1 on each graph's outputs);
+    without it the last node of each graph is its output.
 
     Per node (``per_node=True``): ``rf_min``, ``rf_max``, ``jump``, ``center``
     (float64 [N, D]); ``node_connected``, ``is_global``, ``global_context``,

@@ -34,7 +34,7 @@ from .kinds import Kind, Status
 SATURATED = int(np.iinfo(np.int64).max)
 """The core's saturated count: "at least 2**63 - 1", never a value."""
 
-_COST_FIELDS = ("macs", "macs_unproductive", "params")
+_COST_FIELDS = ("macs", "macs_unproductive", "params", "macs_dead")
 
 
 def saturated_graphs(raw: dict[str, Any]) -> np.ndarray:
@@ -42,7 +42,11 @@ def saturated_graphs(raw: dict[str, Any]) -> np.ndarray:
 
     One maximum per array: cheap next to the screen that made it.
     """
-    hit = [f for f in _COST_FIELDS if raw[f].size and raw[f].dtype == np.int64 and int(raw[f].max()) == SATURATED]
+    hit = [
+        f
+        for f in _COST_FIELDS
+        if f in raw and raw[f].size and raw[f].dtype == np.int64 and int(raw[f].max()) == SATURATED
+    ]
     if not hit:
         return np.zeros(0, np.int64)
     B = raw["params"].shape[0]
@@ -130,6 +134,16 @@ def exact_totals(
     return sum(params), total, unprod, params, macs
 
 
+def dead_macs(status: np.ndarray, node_macs: list[list[int]]) -> list[int]:
+    """Per resolution, the sum of the MACs of the dead nodes (status DEAD), as Python ints.
+
+    >>> dead_macs(np.array([[16, 0, 16]], np.uint8), [[5, 7, 2**70]])
+    [1180591620717411303429]
+    """
+    rows = ((status & Status.DEAD) != 0).tolist()
+    return [sum(m for m, d in zip(row, flags) if d) for row, flags in zip(node_macs, rows)]
+
+
 def make_report_exact(
     arrays: dict[str, Any], raw: dict[str, Any], *, where: Callable[[int], str] | None = None
 ) -> None:
@@ -141,6 +155,7 @@ def make_report_exact(
     raw["params"] = _objects([params])
     raw["macs"] = _objects([macs])
     raw["macs_unproductive"] = _objects([unprod])
+    raw["macs_dead"] = _objects([dead_macs(raw["status"], node_macs)])
     raw["node_params"] = _objects(node_params)
     raw["node_macs"] = _objects(node_macs)
 
@@ -168,10 +183,11 @@ def make_screen_exact(
         def where(v: int, b: int = b) -> str:
             return f"graph {b}, node {v}"
 
-        params, macs, unprod, _, _ = exact_totals(arrays, one, where=where)
+        params, macs, unprod, _, node_macs = exact_totals(arrays, one, where=where)
         raw["params"][b] = params
         raw["macs"][b, :] = macs
         raw["macs_unproductive"][b, :] = unprod
+        raw["macs_dead"][b, :] = dead_macs(one["status"], node_macs)
     return raw
 
 
@@ -191,6 +207,8 @@ def graph_slice(arrays: dict[str, Any], b: int) -> dict[str, np.ndarray]:
     out["graph_ptr"] = np.array([0, e - s], dtype=np.int64)
     out["pred_ptr"] = np.ascontiguousarray(arrays["pred_ptr"][s : e + 1] - p0)
     out["pred"] = np.ascontiguousarray((arrays["pred"][p0:p1] - s).astype(np.int32))
+    if "output" in arrays:  # the graph's outputs, when they are not just its last node
+        out["output"] = np.ascontiguousarray(arrays["output"][s:e])
     return out
 
 

@@ -276,7 +276,7 @@ def _screen_refolded(
         except GraphError as e:  # name the graph by its index in the caller's list
             where = changed[e.graph_index] if 0 <= e.graph_index < len(changed) else e.graph_index
             raise GraphError(str(e).replace(f"graph {e.graph_index}", f"graph {where}", 1), where) from None
-        for f in ScreenResult.FIELDS[:6]:  # the per-resolution fields
+        for f in ScreenResult.PER_RESOLUTION:
             getattr(result, f)[changed, c] = getattr(column, f)[:, 0]
     return result
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
-from .graph import ARRAY_NAMES, Graph, _pack_graphs
+from .graph import ARRAY_NAMES, Graph, _pack_graphs, spec_outputs
 
 _DTYPES: dict[str, Any] = {
     "graph_ptr": np.int64,
@@ -39,6 +39,7 @@ _DTYPES: dict[str, Any] = {
     "groups": np.int64,
     "pred_ptr": np.int64,
     "pred": np.int32,
+    "output": np.uint8,  # optional: 1 on each graph's outputs (default: its last node)
 }
 
 
@@ -87,8 +88,12 @@ class GraphBatch:
             from ._pack import pack_specs  # compiled packer
         except ImportError:  # pragma: no cover - the build always ships it
             pack_specs = None
+        specs = list(specs)
         if pack_specs is not None:
-            arrays, names = pack_specs(list(specs), dims)
+            arrays, names = pack_specs(specs, dims)
+            output = _spec_output_marks(specs, arrays["graph_ptr"])
+            if output is not None:
+                arrays["output"] = output
             return cls(arrays, names=names)
         graphs = [Graph.from_spec(s, index=i) for i, s in enumerate(specs)]
         return cls.from_graphs(graphs)
@@ -102,3 +107,16 @@ class GraphBatch:
 
     def __repr__(self) -> str:
         return f"GraphBatch({len(self)} graphs, {self.n_nodes} nodes, dims={self.dims})"
+
+
+def _spec_output_marks(specs: Sequence[Any], graph_ptr: np.ndarray) -> np.ndarray | None:
+    """uint8 [N]: 1 on the ``outputs`` the specs name (None when none does: last layers are the outputs)."""
+    if not any(isinstance(s, dict) and s.get("outputs") is not None for s in specs):
+        return None
+    starts = graph_ptr.tolist()
+    out = np.zeros(starts[-1], np.uint8)
+    for b, spec in enumerate(specs):
+        n = starts[b + 1] - starts[b]
+        outs = spec_outputs(spec, n, b)
+        out[[starts[b] + o for o in outs] if outs is not None else [starts[b + 1] - 1]] = 1
+    return out

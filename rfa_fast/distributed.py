@@ -441,6 +441,8 @@ _FIELDS = (
     ("connected", np.bool_, ""),
     ("aligned", np.bool_, ""),
     ("params", np.int64, ""),
+    ("n_dead", np.int64, ""),
+    ("macs_dead", np.int64, "R"),
 )
 
 

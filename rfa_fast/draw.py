@@ -30,6 +30,7 @@ STATUS_COLORS = {
     "unproductive": "#ff9896",  # light red: past the border
     "critical": "#ffbb78",  # orange: rf_min > I, still productive
     "global": "#e8e8e8",  # grey: the field is the whole input
+    "dead": "#9e9e9e",  # dark grey: no output is reachable, nothing it computes is seen
     "ok": "#ffffff",
 }
 LEGEND = [  # {res} is the resolution
@@ -38,6 +39,7 @@ LEGEND = [  # {res} is the resolution
     ("critical", "critical: rf_min > {res} px"),
     ("ok", "ok"),
     ("global", "global: field = whole input"),
+    ("dead", "dead: no output reachable"),
 ]
 # Graphviz's crossing minimization and spline routing are superlinear: a
 # DenseNet-121 (719 edges) takes minutes with the defaults and 2 s with these.
@@ -67,6 +69,8 @@ def _short(name: str) -> str:
 
 
 def _status(layer: Layer) -> str:
+    if layer.status == "dead":
+        return "dead"
     if layer.kind == "global" or (layer.rf_min and all(v == float("inf") for v in layer.rf_min)):
         return "global"
     return layer.status

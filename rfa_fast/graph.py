@@ -218,8 +218,14 @@ class Graph:
 
     # -- spec form -----------------------------------------------------------
     def to_spec(self) -> dict[str, Any]:
-        """A JSON-able dict; ``Graph.from_spec(g.to_spec())`` rebuilds ``g``."""
-        return {"name": self.name, "dims": self.dims, "layers": [n.to_spec() for n in self.nodes]}
+        """A JSON-able dict; ``Graph.from_spec(g.to_spec())`` rebuilds ``g``.
+
+        ``outputs`` (node indices) is there when the outputs are not just the last node.
+        """
+        spec: dict[str, Any] = {"name": self.name, "dims": self.dims, "layers": [n.to_spec() for n in self.nodes]}
+        if self.outputs != [len(self.nodes) - 1]:
+            spec["outputs"] = list(self.outputs)
+        return spec
 
     def to_json(self) -> str:
         return json.dumps(self.to_spec())
@@ -235,6 +241,8 @@ class Graph:
         ``dilation`` (int or per-axis list), ``pad`` (int, list, ``"same"``,
         ``"same_lower"``, ``"valid"``) or ``pad_begin``/``pad_end``,
         ``ceil_mode``, ``scale``, ``mode``, ``c_in``, ``c_out``, ``groups``.
+        A dict spec may name its ``outputs`` (layer indices; default: the
+        last layer): layers from which no output is reachable are dead.
 
         >>> g = Graph.from_spec([{"op": "input"}, {"op": "conv", "kernel": 3, "stride": 2}])
         >>> g.nodes[1].stride
@@ -261,7 +269,9 @@ class Graph:
                 # int("add"), int(None), int(inf) on a spec value: the spec is at
                 # fault, and callers catch SpecError (the compiled packer does the same).
                 raise SpecError(f"{where}layer {i}: {e}", candidate=index, layer=i) from None
-        return b.build()
+        g = b.build()
+        outputs = spec_outputs(spec, len(g.nodes), index)
+        return g if outputs is None else Graph(g.nodes, name=g.name, dims=g.dims, outputs=outputs)
 
 
 class GraphBuilder:
@@ -655,10 +665,44 @@ class GraphBuilder:
 
 
 def _pack_graphs(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:
-    """The core's arrays for ``graphs``: the compiled ``pack_nodes`` when built, else :func:`_pack_nodes`."""
-    if _compiled_pack_nodes is not None:
-        return _compiled_pack_nodes(graphs)
-    return _pack_nodes(graphs)
+    """The core's arrays for ``graphs``: the compiled ``pack_nodes`` when built, else :func:`_pack_nodes`.
+
+    Plus ``output`` (uint8 [N], 1 on each graph's outputs) when some graph's
+    outputs are not just its last node, the core's rule without it.
+    """
+    arrays = _compiled_pack_nodes(graphs) if _compiled_pack_nodes is not None else _pack_nodes(graphs)
+    output = _output_marks(graphs, arrays["graph_ptr"])
+    if output is not None:
+        arrays["output"] = output
+    return arrays
+
+
+def spec_outputs(spec: Any, n_layers: int, index: int | None = None) -> list[int] | None:
+    """The ``outputs`` of a dict spec, checked (None when it names none: the last layer is the output)."""
+    if not isinstance(spec, dict) or spec.get("outputs") is None:
+        return None
+    where = f"candidate {index}: " if index is not None else ""
+    outs = spec["outputs"]
+    if (
+        not isinstance(outs, (list, tuple))
+        or not outs
+        or not all(isinstance(o, int) and not isinstance(o, bool) and 0 <= o < n_layers for o in outs)
+    ):
+        raise SpecError(f"{where}outputs must be a non-empty list of layer indices (0..{n_layers - 1}), got {outs!r}")
+    return sorted(set(outs))
+
+
+def _output_marks(graphs: Sequence[Graph], graph_ptr: np.ndarray) -> np.ndarray | None:
+    """uint8 [N]: 1 on the outputs of each graph; None when every graph's only output is its last node."""
+    if all(g.outputs == [len(g.nodes) - 1] for g in graphs):
+        return None
+    out = np.zeros(int(graph_ptr[-1]), np.uint8)
+    for g, base in zip(graphs, graph_ptr[:-1].tolist()):
+        for o in g.outputs:
+            if not 0 <= o < len(g.nodes):
+                raise SpecError(f"graph {g.name!r}: output {o} is not a node index (0..{len(g.nodes) - 1})")
+            out[base + o] = 1
+    return out
 
 
 def _pack_nodes(graphs: Sequence[Graph]) -> dict[str, np.ndarray]:

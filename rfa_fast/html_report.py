@@ -40,7 +40,7 @@ th { background: #f4f4f4; position: sticky; top: 0; }
 td.name, td.op, td.text, th.text { text-align: left; }
 td.name { max-width: 28em; overflow: hidden; text-overflow: ellipsis; }
 tr.border td { background: #d62728; color: #fff; } tr.unproductive td { background: #ff9896; }
-tr.critical td { background: #ffbb78; }
+tr.critical td { background: #ffbb78; } tr.dead td { background: #9e9e9e; color: #fff; }
 .meta, figcaption, .note { color: #666; font-size: 0.9em; }
 .drawing { overflow: auto; max-height: 90vh; border: 1px solid #eee; }
 pre { background: #f8f8f8; padding: 0.5em; overflow: auto; max-height: 30em; font-size: 0.8em; }
@@ -281,6 +281,7 @@ ROW_STYLES = {
     "border": f"background:{draw.STATUS_COLORS['border']};color:#fff",
     "unproductive": f"background:{draw.STATUS_COLORS['unproductive']}",
     "critical": f"background:{draw.STATUS_COLORS['critical']}",
+    "dead": f"background:{draw.STATUS_COLORS['dead']};color:#fff",
 }
 """Inline row styles by status, for HTML shown without the page's CSS (a notebook output)."""
 

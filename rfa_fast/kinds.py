@@ -45,6 +45,7 @@ class Status(IntEnum):
     PARTIALLY_CRITICAL = 2  # r_min > I on some axes
     UNPRODUCTIVE = 4
     BORDER = 8
+    DEAD = 16  # no graph output is reachable from the node (never with another bit)
 
 
 KIND_NAMES = {k: k.name.lower() for k in Kind}

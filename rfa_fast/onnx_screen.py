@@ -240,10 +240,11 @@ def _load_all(files: list[str], load_kwargs: dict[str, Any], processes: int, bar
 
 def _empty_result(resolutions: np.ndarray) -> ScreenResult:
     R, D = resolutions.shape
-    raw: dict[str, np.ndarray] = {f: np.zeros((0, R), np.int64) for f in ScreenResult.FIELDS[:6]}
+    raw: dict[str, np.ndarray] = {f: np.zeros((0, R), np.int64) for f in ScreenResult.PER_RESOLUTION}
     raw.update(i_min=np.zeros(0), i_max=np.zeros(0), params=np.zeros(0, np.int64))
     raw.update(i_min_axes=np.zeros((0, D)), i_max_axes=np.zeros((0, D)), graph_rf_max=np.zeros((0, D)))
     raw.update(connected=np.zeros(0, bool), aligned=np.zeros(0, bool))
+    raw.update(n_dead=np.zeros(0, np.int64))
     return ScreenResult(raw, resolutions, names=[])
 
 

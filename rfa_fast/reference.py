@@ -486,6 +486,31 @@ def nearest_windowed_ancestors(graph: Graph, v: int, ignore_1x1: bool) -> set[in
     return found
 
 
+def dead_nodes(graph: Graph) -> set[int]:
+    """The nodes from which no graph output (``graph.outputs``) can be reached ("Dead nodes").
+
+    A node is live when it is an output or one of its consumers is live; a
+    walk up from the outputs finds the live ones, the rest are dead.
+
+    >>> from rfa_fast.graph import GraphBuilder
+    >>> b = GraphBuilder()
+    >>> x = b.input()
+    >>> side = b.conv(x, 3)
+    >>> out = b.conv(x, 5)
+    >>> sorted(dead_nodes(b.build()))
+    [1]
+    """
+    live: set[int] = set()
+    todo = list(graph.outputs)
+    while todo:
+        v = todo.pop()
+        if v in live:
+            continue
+        live.add(v)
+        todo.extend(graph.nodes[v].inputs)
+    return set(range(len(graph.nodes))) - live
+
+
 def criticality(field: NodeField, res: Sequence[int]) -> int:
     """CRITICAL when ``rf_min > I`` on every axis, PARTIALLY_CRITICAL on some but not all (connected, non-global)."""
     if not field.spatial:
@@ -503,19 +528,27 @@ def statuses(
     fmaps: Sequence[Sequence[int]],
     ancestors: Sequence[set[int]],
     ignore_1x1: bool,
+    dead: set[int] | None = None,
 ) -> list[int]:
     """Status bits of every node at one resolution: critical, unproductive, and border.
 
     A border node is unproductive with no unproductive nearest windowed
-    ancestor (where unproductiveness starts); it carries both bits.
+    ancestor (where unproductiveness starts); it carries both bits. A dead
+    node (in ``dead``: no output reachable) has the DEAD bit and no other.
     """
+    dead = dead_nodes(graph) if dead is None else dead
     all_axes = range(graph.dims)
     bad = [
-        is_checked(node, fields[v], ignore_1x1) and unproductive(graph, fields, v, res, fmaps, all_axes)
+        v not in dead
+        and is_checked(node, fields[v], ignore_1x1)
+        and unproductive(graph, fields, v, res, fmaps, all_axes)
         for v, node in enumerate(graph.nodes)
     ]
     out = []
     for v in range(len(graph.nodes)):
+        if v in dead:
+            out.append(int(Status.DEAD))
+            continue
         bits = criticality(fields[v], res)
         if bad[v]:
             bits |= Status.UNPRODUCTIVE
@@ -575,7 +608,8 @@ def i_min_values(graph: Graph, fields: Sequence[NodeField], ignore_1x1: bool) ->
     dims = graph.dims
     if not fields[-1].connected:
         return math.nan, [math.nan] * dims
-    checked = [v for v, node in enumerate(graph.nodes) if is_checked(node, fields[v], ignore_1x1)]
+    dead = dead_nodes(graph)
+    checked = [v for v, node in enumerate(graph.nodes) if v not in dead and is_checked(node, fields[v], ignore_1x1)]
     cache = _FmapCache(graph, fields)
 
     def some_unproductive(size: int, axes: Sequence[int]) -> bool:
@@ -596,14 +630,16 @@ def largest_finite(values: Sequence[Fraction]) -> float:
 
 
 def i_max_values(graph: Graph, fields: Sequence[NodeField]) -> list[float]:
-    """``i_max`` per axis: the largest finite rf_max of a WINDOW or TRANSPOSED node (NaN if there is none)."""
-    windows = [v for v, node in enumerate(graph.nodes) if node.kind in WINDOWED and fields[v].spatial]
+    """``i_max`` per axis: the largest finite rf_max of a live WINDOW or TRANSPOSED node (NaN if there is none)."""
+    dead = dead_nodes(graph)
+    windows = [v for v, node in enumerate(graph.nodes) if node.kind in WINDOWED and fields[v].spatial and v not in dead]
     return [largest_finite([fields[v].rf_max(a) for v in windows]) for a in range(graph.dims)]
 
 
 def graph_rf_max(graph: Graph, fields: Sequence[NodeField]) -> list[float]:
-    """The graph's ``rf_max`` per axis: the largest finite rf_max of any node (NaN if there is none)."""
-    spatial = [v for v in range(len(graph.nodes)) if fields[v].spatial]
+    """The graph's ``rf_max`` per axis: the largest finite rf_max of any live node (NaN if there is none)."""
+    dead = dead_nodes(graph)
+    spatial = [v for v in range(len(graph.nodes)) if fields[v].spatial and v not in dead]
     return [largest_finite([fields[v].rf_max(a) for v in spatial]) for a in range(graph.dims)]
 
 
@@ -675,7 +711,8 @@ def run_graph(graph: Graph, resolutions: Sequence[Sequence[int]], ignore_1x1: bo
     ``n_partially_critical``, ``macs``, ``macs_unproductive`` (int64 [1, R]);
     ``i_min``, ``i_max`` (float64 [1]); ``i_min_axes``, ``i_max_axes``,
     ``graph_rf_max`` (float64 [1, D]); ``connected``, ``aligned`` (bool [1]);
-    ``params`` (int64 [1]).
+    ``params`` (int64 [1]); ``n_dead`` (int64 [1]: dead, connected WINDOW
+    and TRANSPOSED nodes); ``macs_dead`` (int64 [1, R]).
 
     >>> from rfa_fast.graph import GraphBuilder
     >>> b = GraphBuilder()
@@ -689,6 +726,7 @@ def run_graph(graph: Graph, resolutions: Sequence[Sequence[int]], ignore_1x1: bo
     fields = propagate(graph)
     n = len(graph.nodes)
     ancestors = [nearest_windowed_ancestors(graph, v, ignore_1x1) for v in range(n)]
+    dead = dead_nodes(graph)
     params = [node_params(node, fields[v]) for v, node in enumerate(graph.nodes)]
 
     fmap = np.zeros((len(res_rows), n, dims), np.int64)
@@ -697,7 +735,7 @@ def run_graph(graph: Graph, resolutions: Sequence[Sequence[int]], ignore_1x1: bo
     for r, res in enumerate(res_rows):
         per_axis = [axis_fmaps(graph, fields, a, res[a]) for a in range(dims)]
         fmap[r] = np.array(per_axis, np.int64).reshape(dims, n).T
-        status[r] = statuses(graph, fields, res, per_axis, ancestors, ignore_1x1)
+        status[r] = statuses(graph, fields, res, per_axis, ancestors, ignore_1x1, dead)
         for v, node in enumerate(graph.nodes):
             own = [per_axis[a][v] for a in range(dims)]
             inp = [per_axis[a][node.inputs[0]] for a in range(dims)] if node.kind == Kind.TRANSPOSED else own
@@ -707,6 +745,8 @@ def run_graph(graph: Graph, resolutions: Sequence[Sequence[int]], ignore_1x1: bo
         return ((status & bit) != 0).sum(axis=1).astype(np.int64)[None, :]
 
     unproductive_mask = (status & Status.UNPRODUCTIVE) != 0
+    dead_mask = (status & Status.DEAD) != 0
+    n_dead = sum(1 for v in dead if graph.nodes[v].kind in WINDOWED and fields[v].connected)
     i_min, i_min_axes = i_min_values(graph, fields, ignore_1x1)
     i_max_axes = i_max_values(graph, fields)
     finite_i_max = [x for x in i_max_axes if not math.isnan(x)]
@@ -737,6 +777,8 @@ def run_graph(graph: Graph, resolutions: Sequence[Sequence[int]], ignore_1x1: bo
         "connected": np.array([fields[-1].connected], bool),
         "aligned": np.array([all(f.aligned for f in fields)], bool),
         "params": np.array([sum(params)], np.int64),
+        "n_dead": np.array([n_dead], np.int64),
+        "macs_dead": np.where(dead_mask, macs, 0).sum(axis=1, dtype=np.int64)[None, :],
     }
 
 

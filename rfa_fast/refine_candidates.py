@@ -556,6 +556,8 @@ def tile_arrays(base: dict[str, np.ndarray], copies: int) -> dict[str, np.ndarra
     out["pred"] = np.ascontiguousarray(
         (base["pred"][None, :].astype(np.int64) + (np.arange(copies) * n)[:, None]).ravel().astype(np.int32)
     )
+    if "output" in base:  # the graph's outputs, when they are not just its last node
+        out["output"] = np.ascontiguousarray(np.tile(base["output"], copies))
     return out
 
 

@@ -66,6 +66,8 @@ def _num(v: float) -> float | None:
 
 
 def _status_word(bits: int) -> str:
+    if bits & Status.DEAD:
+        return "dead"
     if bits & Status.BORDER:
         return "border"
     if bits & Status.UNPRODUCTIVE:
@@ -169,6 +171,9 @@ class Report:
             "aligned": bool(raw["aligned"][0]),
             # the DESIGN's I_min (square resolutions); "i_min" above is per axis alone (docs/semantics.md)
             "i_min_square": float(raw["i_min"][0]),
+            # dead nodes: no output reachable (appended last: the JSON keeps its order)
+            "n_dead": int(raw["n_dead"][0]),
+            "macs_dead": int(raw["macs_dead"][0, 0]),
         }
 
     @property
@@ -232,6 +237,11 @@ class Report:
     @property
     def partially_critical(self) -> list[str]:
         return [la.name for la in self.layers if la.partially_critical]
+
+    @property
+    def dead(self) -> list[str]:
+        """Names of the dead nodes: no graph output is reachable from them."""
+        return [la.name for la in self.layers if la.status == "dead"]
 
     @property
     def misaligned(self) -> list[str]:
@@ -318,6 +328,9 @@ class Report:
                 f"MACs past the border: {fmt_count(s['macs_unproductive'])} of {fmt_count(s['macs'])} "
                 f"({100 * self.macs_unproductive_share:.0f}%)"
             )
+        if s["n_dead"]:
+            macs = f" ({fmt_count(s['macs_dead'])} MACs)" if s["macs_dead"] else ""
+            parts.append(f"dead (no output reachable): {s['n_dead']}{macs}")
         if not s["aligned"]:
             parts.append(f"misaligned merges: {', '.join(self.misaligned)}")
         return "; ".join(parts)

@@ -55,6 +55,11 @@ class ScreenResult:
     - ``i_min_axes``, ``i_max_axes``: float64 [B, D]; ``i_max``: float64 [B]
     - ``rf_max``: float64 [B, D], the largest finite field in each graph
     - ``connected``, ``aligned``: bool [B]; ``params``: int64 [B]
+    - ``n_dead``: int64 [B], the dead convolutions and pools (connected
+      WINDOW/TRANSPOSED nodes from which no graph output is reachable);
+      ``macs_dead``: int64 [B, R], the MACs of every dead node (part of
+      ``macs``). Dead nodes take no part in the other counts, I_min, I_max
+      and ``rf_max``.
     - ``dims``: int64 [B], each graph's number of spatial axes
     - ``resolutions``: int64 [R, D], the resolutions of the columns
 
@@ -78,6 +83,8 @@ class ScreenResult:
     connected: np.ndarray
     aligned: np.ndarray
     params: np.ndarray
+    n_dead: np.ndarray
+    macs_dead: np.ndarray
 
     FIELDS = (
         "n_unproductive",
@@ -94,7 +101,19 @@ class ScreenResult:
         "connected",
         "aligned",
         "params",
+        "n_dead",
+        "macs_dead",
     )
+    PER_RESOLUTION = (
+        "n_unproductive",
+        "n_border",
+        "n_critical",
+        "n_partially_critical",
+        "macs",
+        "macs_unproductive",
+        "macs_dead",
+    )
+    """The fields shaped [B, R]."""
     PER_AXIS = ("i_min_axes", "i_max_axes", "rf_max")
     """The fields shaped [B, D] (float64: NaN pads the axes a graph does not have)."""
 
@@ -287,6 +306,9 @@ class ScreenResult:
         cols["aligned"] = self.aligned
         cols["params"] = self.params
         cols["dims"] = self.dims
+        cols["n_dead"] = self.n_dead  # appended last: the older columns keep their places
+        for c, tag in enumerate(tags):
+            cols[f"macs_dead@{tag}"] = self.macs_dead[:, c]
         return pd.DataFrame(cols)
 
 

@@ -80,7 +80,7 @@ def project(graph: Graph, axis: int) -> Graph:
     for node in graph.nodes:
         pick = {f: (getattr(node, f)[axis],) for f in ("kernel", "stride", "dilation", "pad_begin", "pad_end", "scale")}
         nodes.append(replace(node, **pick))
-    return Graph(nodes, name=f"{graph.name}[axis {axis}]", dims=1)
+    return Graph(nodes, name=f"{graph.name}[axis {axis}]", dims=1, outputs=graph.outputs)
 
 
 def windowed_names(graph: Graph) -> list[str]:

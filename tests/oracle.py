@@ -188,6 +188,24 @@ class Oracle:
                 out.append([p + (v,) for u in node.inputs for p in out[u]])
         return out
 
+    @cached_property
+    def downstream(self) -> list[frozenset[int]]:
+        """Every node reachable from each node along edges, itself included (explicit sets, built forwards)."""
+        consumers: list[list[int]] = [[] for _ in self.graph.nodes]
+        for v, node in enumerate(self.graph.nodes):
+            for p in node.inputs:
+                consumers[p].append(v)
+        out: list[frozenset[int]] = [frozenset()] * len(self.graph.nodes)
+        for v in reversed(range(len(self.graph.nodes))):
+            out[v] = frozenset({v}).union(*(out[c] for c in consumers[v]))
+        return out
+
+    @cached_property
+    def dead(self) -> list[bool]:
+        """No graph output (``graph.outputs``) among the nodes reachable from the node."""
+        outputs = frozenset(self.graph.outputs)
+        return [not (reach & outputs) for reach in self.downstream]
+
     def spatial(self, v: int) -> bool:
         return bool(self.paths[v])
 
@@ -346,7 +364,7 @@ class Oracle:
 
     def rated(self, v: int) -> bool:
         node = self.graph.nodes[v]
-        return node.kind in WINDOWED and self.spatial(v) and not self.skipped(v)
+        return node.kind in WINDOWED and self.spatial(v) and not self.skipped(v) and not self.dead[v]
 
     def unproductive(self, v: int, res: Sequence[int], axes: Sequence[int]) -> bool:
         """Rule (a) on every axis of ``axes``, or rule (b) on every axis of ``axes``."""
@@ -385,11 +403,15 @@ class Oracle:
         return found
 
     def status(self, res: Sequence[int]) -> list[int]:
-        """Status bits of every node at one resolution (CRITICAL, PARTIALLY_CRITICAL, UNPRODUCTIVE, BORDER)."""
+        """Status bits of every node at one resolution (CRITICAL, PARTIALLY_CRITICAL, UNPRODUCTIVE, BORDER;
+        DEAD alone)."""
         axes = range(self.graph.dims)
         bad = [self.unproductive(v, res, axes) for v in range(len(self.graph.nodes))]
         out = []
         for v in range(len(self.graph.nodes)):
+            if self.dead[v]:
+                out.append(int(Status.DEAD))
+                continue
             bits = 0
             if self.spatial(v):
                 over = [self._rf(v, a) > res[a] for a in axes]

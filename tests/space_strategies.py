@@ -9,6 +9,10 @@ optional blocks (:meth:`Space.when` on a depth-like choice), edges that may
 be absent, merges that collapse or not, global nodes and dense layers,
 computed columns, and (unless ``lanes_only``) transposed convolutions and
 resizes, which send the whole space through the materializing path.
+Dead branches (nodes from which the output, the last node, is not
+reachable) come from side branches that nothing reads afterwards, from
+steps on earlier nodes, and from choices whose ``None`` cuts the only edge
+out of a node.
 
 Jumps stay below :data:`MAX_JUMP` on every path whatever the choices, and at
 most two upsamplings lie on any path, as in ``strategies.py``.
@@ -130,7 +134,7 @@ class _Maker:
     def step(self, refs: list[_Ref], depth: int = 0) -> _Ref:
         draw = self.draw
         x = refs[-1] if draw(st.integers(0, 2)) else draw(st.sampled_from(refs))
-        kinds = ["window"] * 5 + ["merge", "merge", "identity", "global"]
+        kinds = ["window"] * 5 + ["merge", "merge", "identity", "global", "side"]
         if depth < 2:
             kinds += ["choose", "choose", "when", "edge_merge"]
         if not self.lanes_only and x.ups < 2:
@@ -138,6 +142,17 @@ class _Maker:
         kind = draw(st.sampled_from(kinds))
         if kind == "window":
             return self.window(x)
+        if kind == "side":  # a window (or an op choice) nothing reads: dead unless a later step picks it up
+            if draw(st.booleans()):
+                self.window(x)
+            else:
+                self.sp.choose(
+                    f"op{self.n_choices + 1}",
+                    x.node,
+                    {"a0": None, "a1": lambda n: self.window(_Ref(n, x.jump, x.ups)).node},
+                )
+                self.n_choices += 1
+            return refs[-1]
         if kind == "up":
             return self.upsample(x)
         if kind == "identity":

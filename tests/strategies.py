@@ -5,7 +5,11 @@
 strides), transposed convs, resizes (factors 2, 3, 1/2, 3/2, 2/3, 1; nearest,
 linear, cubic; sometimes different per axis), merges of several inputs
 (including global ones, and constant merges with no input), global nodes with
-one or more inputs, identities and extra inputs.
+one or more inputs, identities and extra inputs. Nodes that feed nothing
+the output reads are common (every node reads a recent one, not the last),
+so dead branches are drawn all the time; a third of the graphs also name
+their outputs (``Graph.outputs``: the last node with others, or only earlier
+nodes), which packs the ``output`` array and makes more nodes dead or alive.
 
 The numbers stay inside what the compiled core represents exactly in 64-bit
 integers (docs/semantics.md: "the core scales each graph by a common
@@ -203,7 +207,13 @@ def graphs(
             b.input()
             path = _Path()
         paths.append(path)
-    return b.build()
+    g = b.build()
+    n = len(g.nodes)
+    if n > 1 and draw(st.integers(0, 2)) == 0:  # named outputs: dead branches that are not the last node's
+        extra = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3, unique=True))
+        outputs = sorted(set(extra) | ({n - 1} if draw(st.booleans()) else set()))
+        g = Graph(g.nodes, name=g.name, dims=dims, outputs=outputs)
+    return g
 
 
 @st.composite

@@ -275,3 +275,20 @@ def test_report_opens_in_headless_chromium(tmp_path: Path) -> None:
     assert got["borderRow"] == "rgb(214, 39, 40)"  # COLORS["border"], #d62728
     if shutil.which("dot"):
         assert got["drawing"] and got["drawing"][0] > 100 and got["drawing"][1] > 100
+
+
+def test_dead_nodes_are_drawn_and_listed_as_dead() -> None:
+    """A side branch that reaches no output: dark grey in the drawing, class ``dead`` in the table."""
+    b = GraphBuilder("side")
+    x = b.input("x")
+    b.conv(x, 5, name="side_conv")
+    b.conv(x, 3, name="head")
+    g = rfa_fast.Graph(b.build().nodes, name="side", outputs=[2])
+    rep = rfa_fast.analyze(g, 4)
+    assert rep.layer("side_conv").status == "dead" and rep.dead == ["side_conv"]
+    dot = draw.to_dot(rep)
+    line = next(li for li in dot.splitlines() if li.strip().startswith("n1 "))  # side_conv
+    assert draw.STATUS_COLORS["dead"] in line and "legend_dead" in dot
+    table = html_report.layer_table(rep, inline_styles=True)
+    assert '<tr class="dead"' in table and html_report.ROW_STYLES["dead"] in table
+    assert "dead (no output reachable): 1" in rep.summary_line()

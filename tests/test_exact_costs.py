@@ -142,3 +142,22 @@ def test_cli_analyze_json_at_1e9(tmp_path, capsys) -> None:  # type: ignore[no-u
     out = capsys.readouterr().out
     assert str(SATURATED) not in out
     assert json.loads(out)["summary"]["macs"] == chain_macs([3, 64], BIG)
+
+
+def test_dead_branch_macs_past_int64_are_exact() -> None:
+    """A dead side branch at 10^9 px: macs_dead counted again exactly, in analyze and in screen (named outputs)."""
+    ch = [3, 64, 64, 128]
+    g = vgg_chain(ch)
+    b = GraphBuilder("side")
+    x = b.input()
+    head = b.conv(x, 3, pad=1, c_in=3, c_out=64)
+    b.conv(x, 3, pad=1, c_in=3, c_out=4096)  # the last node, dead: only head is an output
+    side = rfa_fast.Graph(b.build().nodes, name="side", outputs=[head])
+    dead = 9 * 3 * 4096 * BIG * BIG
+    assert dead > SATURATED
+    rep = rfa_fast.analyze(side, BIG)
+    assert rep.summary["macs_dead"] == dead and rep.summary["n_dead"] == 1
+    assert rep.summary["macs"] == dead + 9 * 3 * 64 * BIG * BIG
+    r = rfa_fast.screen([side, g], BIG)
+    assert r.macs_dead[:, 0].tolist() == [dead, 0] and r.n_dead.tolist() == [1, 0]
+    assert r.macs[1, 0] == chain_macs(ch, BIG)

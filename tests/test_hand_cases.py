@@ -106,6 +106,8 @@ def test_screen_chains_one_resolution() -> None:
         "connected": [True, True],
         "aligned": [True, True],
         "params": [0, 0],
+        "n_dead": [0, 0],
+        "macs_dead": [[0], [0]],
     }
     check(of_screen(rfa_fast.screen_chains(k, s, resolutions=8)), want, "screen_chains")
     check(of_screen(rfa_fast.screen_chains(k, s, resolutions=8, threads=1)), want, "screen_chains, 1 thread")
@@ -137,6 +139,8 @@ def test_screen_chains_channels_and_two_resolutions() -> None:
         "connected": [True],
         "aligned": [True],
         "params": [2520],
+        "n_dead": [0],
+        "macs_dead": [[0, 0]],
     }
     r = rfa_fast.screen_chains([STRIDED[0]], [STRIDED[1]], resolutions=[8, 32], channels=[channels])
     check(of_screen(r), want, "screen_chains")
@@ -176,6 +180,8 @@ def test_screen_chains_per_axis_parameters() -> None:
         "connected": [True],
         "aligned": [True],
         "params": [0],
+        "n_dead": [0],
+        "macs_dead": [[0, 0]],
     }
     check(of_screen(rfa_fast.screen_chains(k, s, resolutions=[(8, 8), (4, 1)])), want, "screen_chains")
     graph = chain_graph([(3, 1)] * 3, [(2, 1)] * 3, dims=2)
@@ -229,8 +235,9 @@ def test_nb201_screen_by_hand() -> None:
       = 15,466,496; at 8 (areas 64, 16, 4): stage 0's two 2,304·64, then r1, stage 1, r2 and stage 2
       whole; at 64 (4096, 1024, 256): the last conv, 36,864·256.
     All none: node 3 of every cell is an empty sum, so everything after the stem is disconnected:
-      connected False, I_min NaN, rf_max and I_max 3 (the stem); params 432 (the stem).
-      Stem at 8, 32, 64: input maps > 3 and rf 1 < I: productive, never critical; MACs 432·I².
+      connected False, I_min NaN; params 432 (the stem), MACs 432·I².  The stem feeds only none
+      edges: no output is reachable from it (nor from the input), it is dead (n_dead 1, its MACs
+      macs_dead), so no live node is left: rf_max and I_max NaN.
     """
     res = [8, 32, 64]
     skip_macs = [487040, 7783040, 432 * 4096 + 14336 * 1024 + 57344 * 256 + 640]
@@ -246,12 +253,14 @@ def test_nb201_screen_by_hand() -> None:
         "macs_unproductive": [[147456, 0, 0], [conv_unprod_8, 15466496, 36864 * 256], [0, 0, 0]],
         "i_min": [13.0, 69.0, NAN],
         "i_min_axes": [[13.0, 13.0], [69.0, 69.0], [NAN, NAN]],
-        "i_max": [21.0, 91.0, 3.0],
-        "i_max_axes": [[21.0, 21.0], [91.0, 91.0], [3.0, 3.0]],
-        "rf_max": [[21.0, 21.0], [91.0, 91.0], [3.0, 3.0]],
+        "i_max": [21.0, 91.0, NAN],
+        "i_max_axes": [[21.0, 21.0], [91.0, 91.0], [NAN, NAN]],
+        "rf_max": [[21.0, 21.0], [91.0, 91.0], [NAN, NAN]],
         "connected": [True, True, False],
         "aligned": [False, False, True],
         "params": [72752, 314672, 432],
+        "n_dead": [0, 0, 1],
+        "macs_dead": [[0, 0, 0], [0, 0, 0], [432 * 64, 432 * 1024, 432 * 4096]],
     }
     cells = [ALL_SKIP, ONE_CONV, ALL_NONE]
     check(of_screen(nb201_screen(cells, res)), want, "nb201_screen")
@@ -308,6 +317,8 @@ def test_screen_border_through_a_resize() -> None:
         "connected": [True],
         "aligned": [True],
         "params": [396],
+        "n_dead": [0],
+        "macs_dead": [[0, 0, 0, 0]],
     }
     g = border_through_resize()
     check(of_screen(rfa_fast.screen([g], res)), want, "screen")
@@ -352,6 +363,8 @@ def test_screen_reduction_block() -> None:
         "connected": [True],
         "aligned": [False],
         "params": [792],
+        "n_dead": [0],
+        "macs_dead": [[0, 0, 0]],
     }
     check(of_screen(rfa_fast.screen([g], res)), want, "screen")
     check(of_reference([g], res), want, "reference")
@@ -394,6 +407,8 @@ def test_screen_decoder() -> None:
         "connected": [True],
         "aligned": [True],
         "params": [1816],
+        "n_dead": [0],
+        "macs_dead": [[0, 0]],
     }
     check(of_screen(rfa_fast.screen([g], [8, 16])), want, "screen")
     check(of_reference([g], [8, 16]), want, "reference")
@@ -438,6 +453,8 @@ def test_screen_merge_tie_after_upsampling() -> None:
         "connected": [True],
         "aligned": [False],
         "params": [0],
+        "n_dead": [0],
+        "macs_dead": [[0, 0]],
     }
     check(of_screen(rfa_fast.screen([g], [1, 2])), want, "screen")
     check(of_reference([g], [1, 2]), want, "reference")
@@ -477,6 +494,8 @@ def test_screen_ceil_mode_drops_a_window_starting_in_the_end_pad(n: int, pool_ma
         "connected": [True],
         "aligned": [True],
         "params": [0],
+        "n_dead": [0],
+        "macs_dead": [[0]],
     }
     check(of_screen(rfa_fast.screen([g], n)), want, "screen")
     check(of_reference([g], [n]), want, "reference")
@@ -487,27 +506,133 @@ def test_screen_ceil_mode_drops_a_window_starting_in_the_end_pad(n: int, pool_ma
 def test_screen_disconnected_graph() -> None:
     """A conv (3 -> 4) and then a constant sum (no inputs): the output is not connected.
 
-    I_min NaN; the conv still has its field (3) and cost: 4·3·9 = 108 params, 108·I² MACs;
-    at 2 it is unproductive ((b) map 2 <= 3) and critical (3 > 2); at 8 neither.
+    I_min NaN; the conv still costs 4·3·9 = 108 params, 108·I² MACs. It feeds nothing: dead
+    (n_dead 1, its MACs macs_dead), so it is neither unproductive nor critical at 2 (where a live
+    one would be both: map 2 <= 3, rf 3 > 2), and no live node has a field: rf_max, I_max NaN.
     """
     g = Graph.from_spec(
         [{"op": "input"}, {"op": "conv", "kernel": 3, "pad": 1, "c_in": 3, "c_out": 4}, {"op": "merge", "inputs": []}]
     )
     want = {
+        "n_unproductive": [[0, 0]],
+        "n_border": [[0, 0]],
+        "n_critical": [[0, 0]],
+        "n_partially_critical": [[0, 0]],
+        "macs": [[432, 6912]],
+        "macs_unproductive": [[0, 0]],
+        "i_min": [NAN],
+        "i_min_axes": [[NAN, NAN]],
+        "i_max": [NAN],
+        "i_max_axes": [[NAN, NAN]],
+        "rf_max": [[NAN, NAN]],
+        "connected": [False],
+        "aligned": [True],
+        "params": [108],
+        "n_dead": [1],
+        "macs_dead": [[432, 6912]],
+    }
+    check(of_screen(rfa_fast.screen([g], [2, 8])), want, "screen")
+    check(of_reference([g], [2, 8]), want, "reference")
+
+
+# ---------------------------------------------------------------------------
+# Dead branches (issue 17): nodes from which no graph output is reachable
+
+DEAD_CELL = "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|none~2|"
+
+
+def test_nb201_dead_branch_by_hand() -> None:
+    """The conv 2<-0 of this cell feeds node 2, which feeds only a none edge: dead in all 15 cells.
+
+    Live: node 3 = node 0 (skip), so the network is the skeleton with skipping cells, as ALL_SKIP:
+    rf_max = I_max = 21 (r2.conv_b), I_min 13; at 8 px r2.conv_b is unproductive (a border) and
+    critical with r1.conv_b.  Counted as live, the stage-2 dead conv (input rf 21, jump 4) would
+    give rf_max 29.  Dead: the 15 convs (n_dead 15), their sums (node 2) and the empty node 1.
+    Each dead conv costs c·c·9 (c = 16, 32, 64) on its stage's map (I, I/2, I/4 at 32: 32, 16, 8):
+    macs_dead at 32 = 5·9·(16²·32² + 32²·16² + 64²·8²) = 45·786,432 = 35,389,440;
+    at 8 (maps 8, 4, 2): 5·9·(16²·64 + 32²·16 + 64²·4) = 45·49,152 = 2,211,840.
+    Totals: the skeleton's (ALL_SKIP) plus the dead convs: params 72,752 + 5·9·(256 + 1,024 + 4,096).
+    """
+    res = [8, 32]
+    dead_params = 5 * 9 * (256 + 1024 + 4096)
+    want = {
+        "n_unproductive": [[1, 0]],
+        "n_border": [[1, 0]],
+        "n_critical": [[2, 0]],
+        "n_partially_critical": [[0, 0]],
+        "macs": [[487040 + 2211840, 7783040 + 35389440]],
+        "macs_unproductive": [[147456, 0]],
+        "i_min": [13.0],
+        "i_min_axes": [[13.0, 13.0]],
+        "i_max": [21.0],
+        "i_max_axes": [[21.0, 21.0]],
+        "rf_max": [[21.0, 21.0]],
+        "connected": [True],
+        "aligned": [False],
+        "params": [72752 + dead_params],
+        "n_dead": [15],
+        "macs_dead": [[2211840, 35389440]],
+    }
+    check(of_screen(nb201_screen([DEAD_CELL], res)), want, "nb201_screen")
+    g = nb201_graph(DEAD_CELL)
+    check(of_screen(rfa_fast.screen([g], res)), want, "screen")
+    check(of_reference([g], res), want, "reference")
+    from rfa_fast.nas import nb201_space
+
+    check(of_screen(nb201_space().screen(np.array([[0, 3, 0, 1, 0, 0]]), res)), want, "nb201_space")
+    rep = rfa_fast.analyze(g, 32)
+    dead = rep.dead
+    assert len(dead) == 15 * 3 and "stage2.cell4.edge2<-0.nor_conv_3x3" in dead  # conv, node 2, node 1 per cell
+    assert rep.layer("stage2.cell4.edge2<-0.nor_conv_3x3").rf_max == (29.0, 29.0)  # its own field is kept
+    assert rep.summary["rf_max"] == [21.0, 21.0] and rep.summary["n_dead"] == 15
+    assert rep.summary["macs_dead"] == 35389440
+
+
+def test_dead_branch_and_named_outputs_by_hand() -> None:
+    """input -> a 3x3 -> b 3x3 (the output); a -> c 5x5 (dead); c -> d 3x3/2 pool (dead).
+
+    Live fields: a 3, b 5; dead: c 7, d 9 (not counted). b: (a) rf(a) 3 >= I and 5 > I for I <= 3,
+    (b) map(a) = I - 2 <= 3 for I <= 5: T 6; a: (b) for I <= 3: T 4. I_min 6. At 4 px b is
+    unproductive, a border, and critical (5 > 4). Params: a 1·2·9 = 18, b 2·2·9 = 36, c 2·2·25 = 100.
+    MACs at 4 (maps a 2, b 0, c 0): 72; at 10 (maps 8, 6, 4): 18·64 + 36·36 + 100·16, of which
+    c's 1,600 dead. With d also an output, nothing is dead and d (rf 9) sets rf_max and I_max.
+    """
+    b = GraphBuilder("side")
+    x = b.input()
+    a = b.conv(x, 3, c_in=1, c_out=2, name="a")
+    out = b.conv(a, 3, c_in=2, c_out=2, name="b")
+    c = b.conv(a, 5, c_in=2, c_out=2, name="c")
+    d = b.pool(c, 3, 2, name="d")
+    nodes = b.build().nodes
+    want = {
         "n_unproductive": [[1, 0]],
         "n_border": [[1, 0]],
         "n_critical": [[1, 0]],
         "n_partially_critical": [[0, 0]],
-        "macs": [[432, 6912]],
-        "macs_unproductive": [[432, 0]],
-        "i_min": [NAN],
-        "i_min_axes": [[NAN, NAN]],
-        "i_max": [3.0],
-        "i_max_axes": [[3.0, 3.0]],
-        "rf_max": [[3.0, 3.0]],
-        "connected": [False],
+        "macs": [[72, 18 * 64 + 36 * 36 + 100 * 16]],
+        "macs_unproductive": [[0, 0]],
+        "i_min": [6.0],
+        "i_min_axes": [[6.0, 6.0]],
+        "i_max": [5.0],
+        "i_max_axes": [[5.0, 5.0]],
+        "rf_max": [[5.0, 5.0]],
+        "connected": [True],
         "aligned": [True],
-        "params": [108],
+        "params": [18 + 36 + 100],
+        "n_dead": [2],
+        "macs_dead": [[0, 100 * 16]],
     }
-    check(of_screen(rfa_fast.screen([g], [2, 8])), want, "screen")
-    check(of_reference([g], [2, 8]), want, "reference")
+    g = Graph(nodes, name="side", outputs=[out])
+    check(of_screen(rfa_fast.screen([g], [4, 10])), want, "screen")
+    check(of_reference([g], [4, 10]), want, "reference")
+    rep = rfa_fast.analyze(g, 4)
+    assert [la.status for la in rep.layers] == ["ok", "ok", "border", "dead", "dead"]
+    # both heads are outputs: nothing is dead, d (rf 9, jump 2) sets rf_max and I_max
+    both = Graph(nodes, name="side", outputs=[out, d])
+    r = rfa_fast.screen([both], [4, 10])
+    ref = of_reference([both], [4, 10])
+    assert r.n_dead.tolist() == [0] and r.rf_max.tolist() == [[9.0, 9.0]] and r.i_max.tolist() == [9.0]
+    for key in KEYS:
+        np.testing.assert_array_equal(getattr(r, key), ref[key], err_msg=key)
+    assert rfa_fast.analyze(both, 4).summary["n_dead"] == 0
+    assert "output" in both.to_arrays() and "output" not in b.build().to_arrays()

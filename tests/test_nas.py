@@ -213,6 +213,58 @@ def test_sample_equals_reference() -> None:
         assert_same_results(r, reference.run_graph(nb201_graph(cell), resolutions), b)
 
 
+def every_none_pattern() -> np.ndarray:
+    """One cell per set of none edges (2^6), the present edges cycling through the other four ops.
+
+    Which nodes are dead depends only on the none edges, so these cover every dead-branch structure.
+    """
+    rows = []
+    for mask in range(64):
+        present = [e for e in range(6) if mask >> e & 1]
+        ops = [0] * 6
+        for k, e in enumerate(present):
+            ops[e] = 1 + (k + mask) % 4
+        rows.append(ops)
+    return np.array(rows, dtype=np.uint8)
+
+
+def test_every_dead_branch_structure_equals_reference() -> None:
+    """nb201_screen, screen, the space and the reference on every none pattern (dead branches included)."""
+    from rfa_fast import reference
+    from rfa_fast.nas import nb201_screen, nb201_space
+
+    cells = every_none_pattern()
+    resolutions = [[32, 32], [8, 8]]
+    results = {
+        "screen": rfa_fast.screen(nb201_batch(cells), resolutions),
+        "nb201_screen": nb201_screen(cells, [32, 8]),
+        "space": nb201_space().screen(cells, [32, 8]),
+    }
+    for b, cell in enumerate(cells):
+        ref = reference.run_graph(nb201_graph(cell), resolutions)
+        for who, r in results.items():
+            try:
+                assert_same_results(r, ref, b)
+            except AssertionError as e:
+                raise AssertionError(f"{who}, cell {nb201_cell_string(cell)}: {e}") from None
+    n_dead = results["screen"].n_dead
+    # dead in connected networks (a branch off the cell's path) and in disconnected ones (everything)
+    connected = results["screen"].connected
+    assert (n_dead[connected] > 0).sum() >= 10 and (n_dead[~connected] > 0).all()
+
+
+@pytest.mark.slow
+def test_every_cell_equals_reference() -> None:
+    """All 15,625 cells against the reference (about 3 minutes)."""
+    from rfa_fast import reference
+
+    cells = nb201_all()
+    resolutions = [[32, 32], [8, 8]]
+    r = rfa_fast.screen(nb201_batch(cells), resolutions)
+    for b, cell in enumerate(cells):
+        assert_same_results(r, reference.run_graph(nb201_graph(cell), resolutions), b)
+
+
 def reachable_output(ops: tuple[int, ...]) -> bool:
     """Transitive closure of the cell's adjacency (independent of rfa_fast.nas)."""
     adj = np.zeros((4, 4), dtype=bool)

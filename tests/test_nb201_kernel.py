@@ -19,7 +19,7 @@ from rfa_fast.nas import nb201_all, nb201_batch, nb201_cell_string, nb201_screen
 RES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15, 16, 17, 23, 31, 32, 33, 63, 64, 77, 100, 139, 224, 1024]
 KEYS = (
     "n_unproductive", "n_border", "n_critical", "n_partially_critical", "macs", "macs_unproductive",
-    "i_min", "i_min_axes", "i_max", "i_max_axes", "rf_max", "connected", "aligned", "params",
+    "i_min", "i_min_axes", "i_max", "i_max_axes", "rf_max", "connected", "aligned", "params", "n_dead", "macs_dead",
 )  # fmt: skip
 
 

@@ -207,6 +207,7 @@ def test_screen_html_of_ten_million_candidates_is_fast() -> None:
     raw |= {"i_min_axes": zeros((n, 2), np.float64), "i_max_axes": zeros((n, 2), np.float64)}
     raw |= {"graph_rf_max": np.broadcast_to(i_min[:, None], (n, 2)), "connected": connected}
     raw |= {"aligned": np.broadcast_to(np.True_, (n,)), "params": zeros((n,), np.int64)}
+    raw |= {"n_dead": zeros((n,), np.int64), "macs_dead": zeros((n, 1), np.int64)}
     r = ScreenResult(raw, np.array([[32, 32]]), None)
     out = r._repr_html_()  # only the first rows are converted (speed is not asserted here: bench/ times things)
     assert len(out) < 10_000 and len(rows_of(out, "rfa-nb-head")) == 10

@@ -180,8 +180,14 @@ def check_per_graph(o: Oracle, got: dict[str, np.ndarray], resolutions: Sequence
     claim = graph_claim(o)
     if claim is None:
         return
-    windows = [v for v in range(n) if g.nodes[v].kind in (Kind.WINDOW, Kind.TRANSPOSED) and o.spatial(v)]
-    spatial = [v for v in range(n) if o.spatial(v)]
+    windowed = (Kind.WINDOW, Kind.TRANSPOSED)
+    n_dead = sum(1 for v in range(n) if o.dead[v] and o.connected[v] and g.nodes[v].kind in windowed)
+    assert int(got["n_dead"][0]) == n_dead, f"{who}: n_dead"
+    for r, res in enumerate(resolutions):
+        dead_macs = sum(o.macs(v, res) for v in range(n) if o.dead[v])
+        assert int(got["macs_dead"][0, r]) == dead_macs, f"{who}: macs_dead at {res}"
+    windows = [v for v in range(n) if g.nodes[v].kind in windowed and o.spatial(v) and not o.dead[v]]
+    spatial = [v for v in range(n) if o.spatial(v) and not o.dead[v]]
     for a in range(dims):
         for key, nodes in (("i_max_axes", windows), ("graph_rf_max", spatial)):
             truth = max((o.rf_max(v, a) for v in nodes), default=None)

@@ -348,7 +348,7 @@ def odd_batches(draw: st.DrawFn) -> list[Graph]:
         field, value = draw(odd_field(originals[b].nodes[i], gs[b].dims))
         nodes = list(gs[b].nodes)
         nodes[i] = replace(nodes[i], **{field: value})
-        gs[b] = Graph(nodes, name=gs[b].name, dims=gs[b].dims)
+        gs[b] = Graph(nodes, name=gs[b].name, dims=gs[b].dims, outputs=gs[b].outputs)
     return gs
 
 
@@ -401,3 +401,24 @@ def test_python_packer_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rfa_fast.analyze(zoo.resnet50(), 64).to_dict() == expected
     assert len(GraphBatch.from_graphs([zoo.vgg16(), zoo.vgg16()])) == 2
     assert calls == [1, 2]
+
+
+def test_outputs_in_specs_and_graphs_pack_alike() -> None:
+    """``outputs`` of a spec: the compiled packer, the graph route and the spec round trip agree."""
+    spec = {
+        "name": "two_heads",
+        "layers": [{"op": "input"}, {"op": "conv", "kernel": 3}, {"op": "conv", "kernel": 5, "inputs": [0]}],
+        "outputs": [1],
+    }
+    g = Graph.from_spec(spec)
+    assert g.outputs == [1] and g.to_spec()["outputs"] == [1] and Graph.from_spec(g.to_spec()).outputs == [1]
+    fast = GraphBatch.from_specs([spec, spec["layers"]])
+    slow = GraphBatch.from_graphs([g, Graph.from_spec(spec["layers"])])
+    assert fast.arrays["output"].tolist() == slow.arrays["output"].tolist() == [0, 1, 0, 0, 0, 1]
+    r = rfa_fast.screen(fast, 8)
+    assert r.n_dead.tolist() == [1, 1] and r.rf_max[:, 0].tolist() == [3.0, 5.0]
+    assert "outputs" not in Graph.from_spec(spec["layers"]).to_spec()
+    with pytest.raises(SpecError, match="outputs must be a non-empty list of layer indices"):
+        GraphBatch.from_specs([dict(spec, outputs=[3])])
+    with pytest.raises(SpecError, match="outputs must be"):
+        Graph.from_spec(dict(spec, outputs=[]))

@@ -25,6 +25,7 @@ from rfa_fast.kinds import Status
 Runner = Callable[..., dict[str, np.ndarray]]
 
 U, B, C, P = int(Status.UNPRODUCTIVE), int(Status.BORDER), int(Status.CRITICAL), int(Status.PARTIALLY_CRITICAL)
+DEAD = int(Status.DEAD)
 
 
 def _run_reference(
@@ -80,13 +81,27 @@ class View:
         return bool(self.out[key][self.graph.index(name)])
 
 
+def sinks_as_outputs(graph: Graph) -> Graph:
+    """``graph`` with every node that feeds nothing as an output.
+
+    The rules here are checked on side-by-side layers that feed nothing
+    else; as outputs they are live (a node that reaches no output is dead
+    and rated by no rule: ``test_dead_nodes``).
+    """
+    fed = {p for node in graph.nodes for p in node.inputs}
+    sinks = [v for v in range(len(graph.nodes)) if v not in fed]
+    return Graph(graph.nodes, name=graph.name, dims=graph.dims, input_shape=graph.input_shape, outputs=sinks)
+
+
 def analyze(run: Runner, graph: Graph, resolutions: Sequence[Sequence[int]] | None = None, **kw: bool) -> View:
     res = resolutions if resolutions is not None else [[64] * graph.dims]
+    graph = sinks_as_outputs(graph)
     return View(graph, run(graph, res, **kw))
 
 
 def brute_i_min(run: Runner, graph: Graph, bound: int) -> int:
     """The smallest I with no unproductive node, read off the status at every I in 1..bound."""
+    graph = sinks_as_outputs(graph)
     out = run(graph, [[i] * graph.dims for i in range(1, bound + 1)])
     free = out["n_unproductive"][0] == 0
     assert free[-1], "raise the bound: the graph is still unproductive there"
@@ -699,7 +714,38 @@ def test_disconnected_graph(run: Runner) -> None:
     assert np.isnan(out["i_min"]).all() and np.isnan(out["i_min_axes"]).all()
     assert out["node_connected"].tolist() == [True, True, False, False]
     assert out["is_global"].tolist() == [False, False, False, False]  # a disconnected GLOBAL is not global
-    assert out["graph_rf_max"].tolist() == [[3, 3]]
+    # the output (gap) is not reached from the input: x and c are dead, no live node has a field
+    assert out["status"][0].tolist() == [DEAD, DEAD, 0, 0]
+    assert np.isnan(out["graph_rf_max"]).all() and np.isnan(out["i_max"]).all()
+    assert out["n_dead"].tolist() == [1]  # c (connected and windowed); x is no window
+    out = run(sinks_as_outputs(b.build()), [[8, 8]])  # c as an output too: live
+    assert out["graph_rf_max"].tolist() == [[3, 3]] and out["n_dead"].tolist() == [0]
+
+
+def test_dead_nodes(run: Runner) -> None:
+    """Dead (no output reachable): status DEAD alone, out of every count, I_min, I_max and rf_max.
+
+    x -> a 3x3/2 pad 1 -> b 3x3 pad 1 (the output); a -> c 7x7 -> d 3x3 (a side branch, dead).
+    Fields: a 3 (jump 2), b 7, c 15, d 19. Live: b is unproductive for I <= 6 ((b): its input map
+    ceil(I/2) <= 3), a for I <= 3: I_min 7, I_max and rf_max 7; at 8 and 64 nothing. c would be
+    unproductive up to 14 (ceil(I/2) <= 7) and critical at 8 (15 > 8): dead, it counts for
+    nothing but its MACs, 2·1·49 = 98 weights on a (ceil(I/2) - 6)² map: 0 at 8, 26² at 64.
+    """
+    b = GraphBuilder()
+    x = b.input("x")
+    a = b.conv(x, 3, 2, pad=1, c_in=1, c_out=1, name="a")
+    out_node = b.conv(a, 3, pad=1, c_in=1, c_out=1, name="b")
+    c = b.conv(a, 7, c_in=1, c_out=2, name="c")
+    b.conv(c, 3, name="d")
+    g = Graph(b.build().nodes, name="dead", outputs=[out_node])
+    out = run(g, [[8, 8], [64, 64]])
+    assert out["status"][0].tolist() == [0, 0, 0, DEAD, DEAD]
+    assert out["n_unproductive"].tolist() == [[0, 0]] and out["n_border"].tolist() == [[0, 0]]
+    assert out["n_critical"].tolist() == [[0, 0]]
+    assert out["graph_rf_max"].tolist() == [[7, 7]] and out["i_max"].tolist() == [7]
+    assert out["n_dead"].tolist() == [2]
+    assert out["macs_dead"].tolist() == [[0, 98 * 676]]
+    assert out["i_min"].tolist() == [7]
 
 
 # ---------------------------------------------------------------------------
@@ -749,6 +795,7 @@ def test_output_layout(run: Runner) -> None:
         "macs_unproductive": (np.int64, (1, r)), "i_min": (np.float64, (1,)), "i_min_axes": (np.float64, (1, 2)),
         "i_max_axes": (np.float64, (1, 2)), "graph_rf_max": (np.float64, (1, 2)), "i_max": (np.float64, (1,)),
         "connected": (np.bool_, (1,)), "aligned": (np.bool_, (1,)), "params": (np.int64, (1,)),
+        "n_dead": (np.int64, (1,)), "macs_dead": (np.int64, (1, r)),
     }  # fmt: skip
     assert set(out) == set(expected)
     for key, (dtype, shape) in expected.items():

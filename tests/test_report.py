@@ -31,7 +31,7 @@ LAYER_KEYS = [
 ]  # fmt: skip
 SUMMARY_KEYS = [
     "border_layers", "n_unproductive", "i_min", "i_max", "rf_max",
-    "params", "macs", "macs_unproductive", "aligned", "i_min_square",
+    "params", "macs", "macs_unproductive", "aligned", "i_min_square", "n_dead", "macs_dead",
 ]  # fmt: skip
 
 

@@ -51,6 +51,8 @@ def test_to_pandas() -> None:
     assert df["n_unproductive@64x64"].tolist() == r.n_unproductive[:, 1].tolist()
     assert df["i_min"].tolist() == r.i_min.tolist() and df["rf_max_1"].tolist() == r.rf_max[:, 1].tolist()
     assert df["macs@64x64"].dtype == np.int64 and df["connected"].dtype == bool
+    assert list(df.columns[-3:]) == ["n_dead", "macs_dead@16x16", "macs_dead@64x64"]  # appended last
+    assert df["n_dead"].tolist() == [0, 0]
     # chains from the dense path have no names: no name column
     assert "name" not in rfa_fast.screen_chains([[3, 3]], [[1, 1]], resolutions=8).to_pandas().columns
 
@@ -60,6 +62,7 @@ def _random_result(rng: np.random.Generator, B: int, R: int, D: int, names: bool
     raw: dict[str, np.ndarray] = {}
     for f in ScreenResult.FIELDS[:6]:
         raw[f] = rng.integers(0, 2**40 if f.startswith("macs") else 50, size=(B, R), dtype=np.int64)
+    assert ScreenResult.PER_RESOLUTION == (*ScreenResult.FIELDS[:6], "macs_dead")
     for f in ("i_min", "i_max"):
         raw[f] = rng.choice([np.inf, np.nan, 3.0, 224.5, 1e9], size=B)
     for f in ("i_min_axes", "i_max_axes", "graph_rf_max"):
@@ -67,6 +70,8 @@ def _random_result(rng: np.random.Generator, B: int, R: int, D: int, names: bool
     raw["connected"] = rng.random(B) < 0.8
     raw["aligned"] = rng.random(B) < 0.5
     raw["params"] = rng.integers(0, 2**50, size=B, dtype=np.int64)
+    raw["n_dead"] = rng.integers(0, 5, size=B, dtype=np.int64)
+    raw["macs_dead"] = rng.integers(0, 2**40, size=(B, R), dtype=np.int64)
     res = rng.integers(1, 500, size=(R, D), dtype=np.int64)
     return ScreenResult(raw, res, [f"net{b}" for b in range(B)] if names else None)
 

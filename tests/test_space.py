@@ -242,3 +242,26 @@ def test_a_computed_value_out_of_range_names_the_candidate_and_node() -> None:
     with pytest.raises(SpecError, match="candidate 1, node 'conv': c_out is -8, must be in 0"):
         space.screen(np.array([[0], [2]]), 32)
     assert c.options == (0, 1, 2)
+
+
+def test_an_edge_that_is_off_leaves_its_source_dead() -> None:
+    """x -> a 3x3 -> (a + edge(b)) -> head 3x3, with b = 5x5 on a: b is dead when the edge is off.
+
+    Off: live fields a 3, the sum 3, head 5: rf_max 5; b (rf 7) is dead, n_dead 1. On: b is
+    read, the sum's rf_max is 7 and head's 9; nothing is dead. The lanes (a SELECT passes
+    liveness to its chosen input only) agree with the graphs the rows stand for.
+    """
+    sp = rfa_fast.Space("side_edge")
+    x = sp.input()
+    a = sp.conv(x, 3, pad=1, c_in=1, c_out=2, name="a")
+    b = sp.conv(a, 5, pad=2, c_in=2, c_out=2, name="b")
+    y = sp.add(a, sp.edge("use_b", b), name="sum")
+    sp.conv(y, 3, pad=1, c_in=2, c_out=2, name="head")
+    space = sp.build()
+    rows = np.array([[0], [1]], np.uint8)
+    r = space.screen(rows, 16)
+    assert r.n_dead.tolist() == [1, 0] and r.rf_max[:, 0].tolist() == [5.0, 9.0]
+    assert r.macs_dead[:, 0].tolist() == [2 * 2 * 25 * 16 * 16, 0]
+    want = rfa_fast.screen([space.graph(row) for row in rows], 16)
+    for f in rfa_fast.ScreenResult.FIELDS:
+        np.testing.assert_array_equal(getattr(r, f), getattr(want, f), err_msg=f)

@@ -46,6 +46,7 @@ def variants(draw: st.DrawFn) -> list[Graph]:
     """
     g = draw(graphs(max_nodes=25))
     assume(all(n.kind not in (Kind.TRANSPOSED, Kind.RESIZE) for n in g.nodes))
+    g = Graph(g.nodes, name=g.name, dims=g.dims)  # the last node the output: a program's (named ones: below)
     out = [g]
     for _ in range(draw(st.integers(1, 40))):
         nodes = list(g.nodes)
@@ -64,7 +65,7 @@ def variants(draw: st.DrawFn) -> list[Graph]:
                 c_in=draw(st.sampled_from([0, 4, 8])),
                 c_out=draw(st.sampled_from([0, 4])),
             )
-        out.append(Graph(nodes, name=g.name, dims=g.dims))
+        out.append(Graph(nodes, name=g.name, dims=g.dims, outputs=g.outputs))
     return out
 
 
@@ -80,6 +81,24 @@ def test_batch_in_lanes_equals_general_engine(gs: list[Graph], data: st.DataObje
     program, columns = compiled
     got = program.core.screen(np.zeros((len(gs), 0), np.uint8), columns, res, ignore_1x1, 0, True)
     assert_same(_core.analyze_batch(batch.arrays, res, ignore_1x1), got)
+
+
+def test_named_outputs_take_the_general_path() -> None:
+    """A program's output is its last node: a batch whose graphs name others is no program (and stays right)."""
+    b = rfa_fast.GraphBuilder()
+    x = b.input()
+    head = b.conv(x, 3)
+    b.conv(b.conv(x, 5, 2), 3)  # last node, and dead unless it is an output too
+    g = b.build()
+    gs = [Graph(g.nodes, name=f"g{i}", dims=2, outputs=[head]) for i in range(3)]
+    batch = GraphBatch.from_graphs(gs)
+    assert batch_program(batch.arrays, batch.dims) is None
+    assert batch_program(GraphBatch.from_graphs([g] * 3).arrays, 2) is not None
+    r = rfa_fast.screen(batch, 8)
+    assert r.n_dead.tolist() == [2, 2, 2] and r.rf_max[:, 0].tolist() == [3.0] * 3
+    both = [Graph(g.nodes, name="both", dims=2, outputs=[head, len(g.nodes) - 1])] * 3
+    assert batch_program(GraphBatch.from_graphs(both).arrays, 2) is None
+    assert rfa_fast.screen(both, 8).rf_max[:, 0].tolist() == [9.0] * 3  # 5x5/2 then 3x3 at jump 2
 
 
 def test_large_batches_take_the_lanes_and_agree() -> None:

@@ -372,3 +372,25 @@ def test_batch_error_names_graph_index_name_and_node() -> None:
     assert e.value.graph_index == 2
     assert e.value.node_index == 2 * len(chain()) + 2  # the global index, as the core gave it
     assert e.value.node_name == "too_dilated"
+
+
+def test_output_marks() -> None:
+    """The optional ``output`` array: 0/1, at least one per graph, the right length and dtype."""
+    a = batch_arrays()  # two chains of 4 nodes
+    a["output"] = np.zeros(8, np.uint8)
+    a["output"][[3, 5]] = 1  # graph 0: its last node; graph 1: its first conv, the rest dead
+    out = run(a)
+    assert out["n_dead"].tolist() == [0, 2] and out["graph_rf_max"][:, 0].tolist() == [15.0, 3.0]
+    a["output"][5] = 0
+    with pytest.raises(GraphError, match="graph 1 has no output") as e:
+        run(a)
+    assert e.value.graph_index == 1
+    a["output"][5] = 2
+    with pytest.raises(GraphError, match="node 5: output must be 0 or 1, is 2"):
+        run(a)
+    a["output"] = np.ones(7, np.uint8)
+    with pytest.raises(GraphError, match="has length 7, expected 8"):
+        run(a)
+    a["output"] = np.ones(8, np.int64)
+    with pytest.raises(GraphError, match="dtype int64, expected uint8"):
+        run(a)

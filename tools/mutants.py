@@ -69,7 +69,7 @@ REFERENCE = "rfa_fast/reference.py"
 CEIL_CORE = (SIZES, "if ((o - 1) * r.s >= add_sat(n, r.pb)) --o;", "if ((o - 1) * r.s > add_sat(n, r.pb)) --o;")
 CEIL_REFERENCE = (REFERENCE, "if (out - 1) * s >= n + pb:", "if (out - 1) * s > n + pb:")
 
-# The 13 mutants of the audit of issue 16. Retarget a patch here when its file changes.
+# The 13 mutants of the audit of issue 16 and those of issue 17. Retarget a patch here when its file changes.
 MUTANTS = [
     mutant(
         "window rf off by one",
@@ -116,6 +116,23 @@ MUTANTS = [
     ),
     mutant("reference ceil_mode", CEIL_REFERENCE),
     mutant("core and reference ceil_mode together", CEIL_CORE, CEIL_REFERENCE),
+    # issue 17: dead branches (no output reachable)
+    mutant(
+        "dead nodes set rf_max",
+        (
+            ENGINE,
+            "if ((flags_[i] & (kConnected | kGlobal | kDead)) != kConnected) continue;  // live spatial nodes",
+            "if ((flags_[i] & (kConnected | kGlobal)) != kConnected) continue;",
+        ),
+    ),
+    mutant(
+        "lanes liveness ignores the chosen input",
+        ("csrc/rfa/lanes_impl.hpp", "(s ? (s[v] == e) : splat(-1))", "splat(-1)"),
+    ),
+    mutant(
+        "nb201 node 1 reaches the output through 2<-1 alone",
+        ("csrc/rfa/nb201.cpp", "(ops[2] != kNone && reach_[2])", "ops[2] != kNone"),
+    ),
 ]
 
 # The hand-derived and oracle tests first: with -x the first failure ends the run.

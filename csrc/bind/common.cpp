@@ -42,6 +42,8 @@ void alloc_graph_outputs(py::dict& out, rfa::Outputs& o, int64_t B, int64_t R, i
   o.connected = alloc_bool(out, "connected", {B});
   o.aligned = alloc_bool(out, "aligned", {B});
   o.params = alloc<int64_t>(out, "params", {B});
+  o.n_dead = alloc<int64_t>(out, "n_dead", {B});
+  o.macs_dead = alloc<int64_t>(out, "macs_dead", {B, R});
 }
 
 const int64_t* get_resolutions(const py::array& res_in, int D, int64_t* R, py::array* keep) {

@@ -14,7 +14,7 @@ namespace {
 py::dict analyze_batch(const py::dict& arrays, const py::array& resolutions, bool ignore_1x1, int threads,
                        bool per_node, bool i_min, bool force_passes) {
   rfa::Batch b;
-  py::array keep[18];
+  py::array keep[19];
   const int64_t* gp = get<int64_t>(arrays, "graph_ptr", 1, -1, -1, &keep[0]);
   b.B = keep[0].shape(0) - 1;
   if (b.B < 1) raise_graph_error("a batch needs at least one graph (graph_ptr has length >= 2)");
@@ -39,6 +39,8 @@ py::dict analyze_batch(const py::dict& arrays, const py::array& resolutions, boo
   b.pred_ptr = get<int64_t>(arrays, "pred_ptr", 1, b.N + 1, -1, &keep[15]);
   b.pred = get<int32_t>(arrays, "pred", 1, -1, -1, &keep[16]);
   b.E = keep[16].shape(0);
+  // optional: without it the last node of each graph is its output
+  if (arrays.contains("output")) b.output = get<uint8_t>(arrays, "output", 1, b.N, -1, &keep[18]);
   int64_t R = 0;
   const int64_t* res = get_resolutions(resolutions, b.D, &R, &keep[17]);
   rfa::Options opt;

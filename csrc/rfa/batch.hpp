@@ -28,6 +28,8 @@ struct Batch {
   const int64_t* groups = nullptr;     // [N]
   const int64_t* pred_ptr = nullptr;   // [N+1]
   const int32_t* pred = nullptr;       // [E]
+  // [N] optional: 1 marks a graph output. Null: the last node of each graph is its output.
+  const uint8_t* output = nullptr;
 };
 
 struct Options {
@@ -46,6 +48,7 @@ struct Outputs {
   int64_t* n_partially_critical = nullptr;
   int64_t* macs = nullptr;
   int64_t* macs_unproductive = nullptr;
+  int64_t* macs_dead = nullptr;  // MACs of dead nodes (no graph output reachable)
   // per graph
   double* i_min = nullptr;       // [B]
   double* i_min_axes = nullptr;  // [B*D]
@@ -55,6 +58,7 @@ struct Outputs {
   uint8_t* connected = nullptr;  // [B]
   uint8_t* aligned = nullptr;    // [B]
   int64_t* params = nullptr;     // [B]
+  int64_t* n_dead = nullptr;     // [B] dead, connected WINDOW/TRANSPOSED nodes
   uint8_t* materialized = nullptr;  // [B] lane engine only (optional): answered by the general engine
   // per node (optional)
   double* node_rf_min = nullptr;  // [N*D]

@@ -39,7 +39,7 @@ struct AxisState {
 struct WorkerScratch {
   std::vector<AxisState> st;
   std::vector<int64_t> rmin, rmax, fmap, den, params, sweep_I, sweep_r;
-  std::vector<uint8_t> flags, uflag, square;
+  std::vector<uint8_t> flags, uflag, square, live;
   std::vector<double> lo_off, up_off;
   std::vector<Fraction> frac;
   Thresholds thresholds;
@@ -50,7 +50,7 @@ class GraphWorker {
   GraphWorker(const Batch& b, const int64_t* res, int64_t R, const Options& opt, const Outputs& out, WorkerScratch& s)
       : b_(b), D_(b.D), res_(res), R_(R), opt_(opt), out_(out), st_(s.st), rmin_(s.rmin), rmax_(s.rmax),
         fmap_(s.fmap), flags_(s.flags), uflag_(s.uflag), den_(s.den), lo_off_(s.lo_off), up_off_(s.up_off),
-        frac_(s.frac), thresholds_(s.thresholds), params_(s.params), square_(s.square) {
+        frac_(s.frac), thresholds_(s.thresholds), params_(s.params), square_(s.square), live_(s.live) {
     // The square resolutions, sorted once for every graph of this worker.
     std::vector<int64_t>& I = s.sweep_I;
     std::vector<int64_t>& at = s.sweep_r;
@@ -85,6 +85,7 @@ class GraphWorker {
     Dc_ = iso_ ? 1 : D_;
     choose_units();
     propagate();
+    mark_dead();
     if (Dc_ < D_) copy_axis0();
     params_.resize(n_);  // once per node: the tables, the passes, the thresholds and the total read it
     for (int64_t i = 0; i < n_; ++i) params_[i] = params(i);
@@ -125,6 +126,7 @@ class GraphWorker {
   Thresholds& thresholds_;
   std::vector<int64_t>& params_;
   std::vector<uint8_t>& square_;  // [R]: is resolution r square (answered by the thresholds)
+  std::vector<uint8_t>& live_;    // [n]: some graph output is reachable from the node
 
   [[noreturn]] void overflow(int64_t i, const char* what) const {
     const int64_t v = start_ + i;
@@ -361,6 +363,21 @@ class GraphWorker {
     return kConnected | (aligned ? kAligned : 0) | ((ctx || any_global) ? kGlobalContext : 0);
   }
 
+  // dead(v): no graph output is reachable from v (docs/semantics.md). The
+  // outputs are the nodes marked in `output`, or the graph's last node.
+  // One backward sweep: a node is live when it is an output or feeds a live node.
+  void mark_dead() {
+    live_.resize(n_);
+    for (int64_t i = 0; i < n_; ++i) live_[i] = b_.output ? b_.output[start_ + i] != 0 : i == n_ - 1;
+    for (int64_t i = n_ - 1; i >= 0; --i) {
+      if (!live_[i]) {
+        flags_[i] |= kDead;
+        continue;
+      }
+      for (const int32_t* p = preds_begin(i); p != preds_end(i); ++p) live_[*p - start_] = 1;
+    }
+  }
+
   void copy_axis0() {
     for (int64_t i = 0; i < n_; ++i) {
       for (int d = 1; d < D_; ++d) {
@@ -468,14 +485,16 @@ class GraphWorker {
     for (int d = 1; d < D_; ++d) square &= I[d] == I[0];
     // With every axis alike and a square input, axis 0 says it all.
     const int De = (iso_ && square) ? 1 : D_;
-    int64_t n_unprod = 0, n_border = 0, n_crit = 0, n_part = 0, macs = 0, macs_unprod = 0;
+    int64_t n_unprod = 0, n_border = 0, n_crit = 0, n_part = 0, macs = 0, macs_unprod = 0, macs_dead = 0;
     for (int64_t i = 0; i < n_; ++i) {
       fmap_node(i, 0, De, I);
       const int64_t k = kind(i);
       const uint8_t fl = flags_[i];
       uint8_t status = 0;
       bool u = false;
-      if ((fl & (kConnected | kGlobal)) == kConnected) {
+      if (fl & kDead) {
+        status = DEAD;  // computes nothing an output sees: no other status, not counted
+      } else if ((fl & (kConnected | kGlobal)) == kConnected) {
         int n_over = 0;
         for (int d = 0; d < De; ++d) n_over += rmin_[i * D_ + d] > I[d] * U_;
         if (n_over == De) status |= CRITICAL;
@@ -510,6 +529,7 @@ class GraphWorker {
           for (int d = 0; d < D_; ++d) m = mul_sat(m, fmap_[(*preds_begin(i) - start_) * D_ + (d < De ? d : 0)]);
       }
       macs = add_sat(macs, m);
+      if (fl & kDead) macs_dead = add_sat(macs_dead, m);
       if (u) {
         ++n_unprod;
         macs_unprod = add_sat(macs_unprod, m);
@@ -531,6 +551,7 @@ class GraphWorker {
     out_.n_partially_critical[o] = n_part;
     out_.macs[o] = macs;
     out_.macs_unproductive[o] = macs_unprod;
+    out_.macs_dead[o] = macs_dead;
   }
 
   // The monotone predicate behind I_min: is some node unproductive at I?
@@ -701,11 +722,15 @@ class GraphWorker {
     }
     out_.aligned[g_] = aligned;
     out_.params[g_] = total_params;
+    int64_t n_dead = 0;
+    for (int64_t i = 0; i < n_; ++i)  // dead convolutions and pools (connected WINDOW/TRANSPOSED nodes)
+      n_dead += (flags_[i] & (kConnected | kDead)) == (kConnected | kDead) && is_windowed(kind(i));
+    out_.n_dead[g_] = n_dead;
     double imax_all = kNaN;
     for (int d = 0; d < D_; ++d) {
       int64_t rf = -1, win = -1;
       for (int64_t i = 0; i < n_; ++i) {
-        if ((flags_[i] & (kConnected | kGlobal)) != kConnected) continue;
+        if ((flags_[i] & (kConnected | kGlobal | kDead)) != kConnected) continue;  // live spatial nodes
         const int64_t x = rmax_[i * D_ + d];
         rf = std::max(rf, x);
         if (is_windowed(kind(i))) win = std::max(win, x);

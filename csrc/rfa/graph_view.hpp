@@ -10,7 +10,8 @@
 namespace rfa {
 
 // Per-node flags found by the propagation (docs/semantics.md).
-constexpr uint8_t kConnected = 1, kGlobal = 2, kGlobalContext = 4, kAligned = 8;
+// kDead: no graph output is reachable from the node.
+constexpr uint8_t kConnected = 1, kGlobal = 2, kGlobalContext = 4, kAligned = 8, kDead = 16;
 
 struct GraphView {
   const Batch* b = nullptr;
@@ -40,7 +41,7 @@ struct GraphView {
     return true;
   }
   // Is node i a candidate for the unproductive rules at all?
-  bool rated(int64_t i) const { return spatial(i) && is_windowed(kind(i)) && !exempt_1x1(i); }
+  bool rated(int64_t i) const { return spatial(i) && !(flags[i] & kDead) && is_windowed(kind(i)) && !exempt_1x1(i); }
   // Does node i carry "some nearest windowed node at or above is unproductive" through?
   bool passes_uflag(int64_t i) const {
     const uint8_t k = kind(i);

@@ -15,7 +15,8 @@ enum ResizeMode : uint8_t { NEAREST = 0, LINEAR = 1, CUBIC = 2 };
 constexpr uint8_t kNumResizeModes = 3;
 
 // Status bit flags at one resolution.
-enum StatusBit : uint8_t { CRITICAL = 1, PARTIALLY_CRITICAL = 2, UNPRODUCTIVE = 4, BORDER = 8 };
+// DEAD: no graph output is reachable from the node; it carries no other bit.
+enum StatusBit : uint8_t { CRITICAL = 1, PARTIALLY_CRITICAL = 2, UNPRODUCTIVE = 4, BORDER = 8, DEAD = 16 };
 
 inline bool is_windowed(uint8_t kind) { return kind == WINDOW || kind == TRANSPOSED; }
 

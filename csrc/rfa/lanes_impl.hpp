@@ -66,7 +66,7 @@ constexpr int64_t FL_CONN = 1, FL_GLOBAL = 2, FL_CTX = 4, FL_ALIGNED = 8, FL_NON
 enum : int { S_FL = 0, S_UM = 1 };
 enum : int { S_J = 0, S_C2, S_RMIN, S_RMAX, S_Z, S_A, kAxisState };
 constexpr int64_t kBenign[kAxisState] = {1, 0, 1, 1, 1, 0};
-enum : int { N_U = 0, N_B, N_C, N_P, N_MACS, N_MACS_U, kCounters };
+enum : int { N_U = 0, N_B, N_C, N_P, N_MACS, N_MACS_U, N_MACS_D, kCounters };
 
 // enum values as plain integers, to compare with vectors
 constexpr int64_t M_NODE = MODE_NODE, M_PASS = MODE_PASS, M_NONE = MODE_NONE;
@@ -157,6 +157,7 @@ class Tile {
     on_.assign(p.scope_parent.size() * nvs_, splat(-1));
     st_.assign(static_cast<size_t>(p.n_slots) * block_ * nvs_, splat(1));  // every slot starts benign
     rows_.assign(static_cast<size_t>(p.C) * nvs_, V{});
+    live_.assign(static_cast<size_t>(p.T) * nvs_, V{});
   }
 
   void set_resolutions(int64_t r0, int64_t Rc) {
@@ -191,6 +192,7 @@ class Tile {
       macs_d_[v] = VD{};
       aligned_[v] = splat(-1);
       bad_[v] = V{};
+      n_dead_[v] = V{};
       for (int d = 0; d < 3; ++d) {
         imin_ax_[d][v] = splat(1);
         imax_[d][v] = splat(-1);
@@ -198,6 +200,7 @@ class Tile {
       }
     }
     const bool r1 = Rc_ == 1;
+    liveness();
     for (int64_t t = 0; t < p_.T; ++t) {
       switch (p_.kind[t]) {
         case INPUT: input(t); break;
@@ -240,7 +243,8 @@ class Tile {
   Vecs cnt_;  // [counter][resolution][vector]
   // the window being run: its mode and rules ([axis][vector] for per-axis ones)
   V md_[NV], ok_[NV], rated_[NV], P_[NV], s_[3][NV], kp_[3][NV], z_[3][NV], cc_[3][NV], cp2_[3][NV];
-  V imin_sq_[NV], imin_ax_[3][NV], imax_[3][NV], rfmax_[3][NV], params_[NV], aligned_[NV], bad_[NV];
+  V imin_sq_[NV], imin_ax_[3][NV], imax_[3][NV], rfmax_[3][NV], params_[NV], aligned_[NV], bad_[NV], n_dead_[NV];
+  Vecs live_;  // [node][vector] masks: the candidate's graph output is reachable from the node
   VD macs_d_[NV];
   GraphArrays scratch_;
 
@@ -252,6 +256,43 @@ class Tile {
   const V* axis_v(int64_t t, int f, int d) const { return v(p_.axis_param(t, f, d)); }
   const V* node_v(int64_t t, int f) const { return v(p_.node_param(t, f)); }
   V* counter(int k, int64_t r) { return cnt_.data() + (k * Rc_ + r) * nvs_; }
+  V* live(int64_t t) { return live_.data() + static_cast<size_t>(t) * nvs_; }
+
+  // dead(v) (docs/semantics.md): no output reachable. A candidate's output is
+  // its graph's last node, the template's last node when that is a node of
+  // the graph (else the lane goes to the general engine). Backwards over the
+  // template: a present node passes liveness to the inputs it reads (a
+  // SELECT to its chosen input, a pass-through to its input).
+  void liveness() {
+    V md[NV];
+    for (int64_t t = 0; t < p_.T; ++t)
+      for (int v = 0; v < nv_; ++v) live(t)[v] = V{};
+    const int64_t last = p_.T - 1;
+    modes(last, md);
+    const bool plain = p_.kind[last] != SELECT && !(p_.kind[last] == MERGE && p_.collapse[last]);
+    for (int v = 0; v < nv_; ++v) {
+      const V node = md[v] == M_NODE;
+      live(last)[v] = plain ? node : V{};
+      bad_[v] |= plain ? ~node : splat(-1);
+    }
+    for (int64_t t = last; t >= 0; --t) {
+      const V* L = live(t);
+      V any{};
+      for (int v = 0; v < nv_; ++v) any |= L[v];
+      if (!any_lane(any)) continue;
+      modes(t, md);
+      const int32_t* pb = p_.pred.data() + p_.pred_ptr[t];
+      const int64_t n_in = p_.n_preds(t);
+      const V* s = p_.kind[t] == SELECT ? node_v(t, F_SEL) : nullptr;
+      for (int64_t e = 0; e < n_in; ++e) {
+        V* to = live(pb[e]);
+        for (int v = 0; v < nv_; ++v) {
+          const V use = L[v] & (md[v] != M_NONE) & (s ? (s[v] == e) : splat(-1));
+          to[v] |= use;
+        }
+      }
+    }
+  }
 
   // Node t's lanes where take: node from's (every field).
   void blend_from(int64_t from, int64_t to, const V* take) {
@@ -391,8 +432,10 @@ class Tile {
   }
 
   // A counted node with a spatial field (lanes where sp): critical counts, rf_max (and i_max).
-  void spatial(int64_t t, const V* sp, bool windowed) {
-    V tc[3 * NV], crit[NV], part[NV];
+  void spatial(int64_t t, const V* sp_all, bool windowed) {
+    V tc[3 * NV], crit[NV], part[NV], sp[NV];
+    const V* lv = live(t);
+    for (int v = 0; v < nv_; ++v) sp[v] = sp_all[v] & lv[v];  // dead nodes are not counted
     for (int d = 0; d < Dc_; ++d)
       for (int v = 0; v < nv_; ++v) tc[d * NV + v] = ax(t, S_RMIN, d)[v];
     for (int v = 0; v < nv_; ++v) {
@@ -492,7 +535,11 @@ class Tile {
       bad_[v] |= has & ~fits;
       params_[v] = add_wrap(params_[v], P);
       macs_d_[v] += (has & fits) ? pd * static_cast<double>(Rc_ + 1) : VD{};
-      for (int64_t r = 0; r < Rc_; ++r) counter(N_MACS, r)[v] = add_wrap(counter(N_MACS, r)[v], P);
+      const V Pd = live(t)[v] ? V{} : P;  // a dead dense layer: macs_dead
+      for (int64_t r = 0; r < Rc_; ++r) {
+        counter(N_MACS, r)[v] = add_wrap(counter(N_MACS, r)[v], P);
+        counter(N_MACS_D, r)[v] = add_wrap(counter(N_MACS_D, r)[v], Pd);
+      }
     }
   }
 
@@ -704,9 +751,12 @@ class Tile {
     }
     V* fo = fl(t);
     V* uo = um(t);
-    V nb[NV];
+    V nb[NV], dead[NV];
+    const V* lv = live(t);
     for (int v = 0; v < nv_; ++v) {
-      u[v] = (sp[v] & rated_[v]) ? below_all(Ta, v) | below_all(Tb, v) : V{};
+      dead[v] = (sp[v] | glob[v]) & ~lv[v];
+      n_dead_[v] -= dead[v];
+      u[v] = (sp[v] & lv[v] & rated_[v]) ? below_all(Ta, v) | below_all(Tb, v) : V{};
       nb[v] = u[v] & ~ui[v];
     }
     count(N_U, u);
@@ -726,16 +776,16 @@ class Tile {
       const V* r = ax(t, S_RMAX, d);
       for (int v = 0; v < nv_; ++v) {
         const V ta = Ta[d * NV + v], tb = Tb[d * NV + v];
-        const V on = sp[v] & rated_[v];
+        const V live_sp = sp[v] & lv[v], on = live_sp & rated_[v];
         tmin_a[v] = vmin(tmin_a[v], ta);
         tmin_b[v] = vmin(tmin_b[v], tb);
         imin_ax_[d][v] = on ? vmax(imin_ax_[d][v], vmax(ta, tb)) : imin_ax_[d][v];
-        rfmax_[d][v] = sp[v] ? vmax(rfmax_[d][v], r[v]) : rfmax_[d][v];
-        imax_[d][v] = sp[v] ? vmax(imax_[d][v], r[v]) : imax_[d][v];
+        rfmax_[d][v] = live_sp ? vmax(rfmax_[d][v], r[v]) : rfmax_[d][v];
+        imax_[d][v] = live_sp ? vmax(imax_[d][v], r[v]) : imax_[d][v];
       }
     }
     for (int v = 0; v < nv_; ++v)
-      imin_sq_[v] = (sp[v] & rated_[v]) ? vmax(imin_sq_[v], vmax(tmin_a[v], tmin_b[v])) : imin_sq_[v];
+      imin_sq_[v] = (sp[v] & lv[v] & rated_[v]) ? vmax(imin_sq_[v], vmax(tmin_a[v], tmin_b[v])) : imin_sq_[v];
     // MACs: P times the map over every axis (1 after global pooling)
     V any{};
     for (int v = 0; v < nv_; ++v) any |= (sp[v] | glob[v]) & P_[v];
@@ -764,12 +814,13 @@ class Tile {
           m[v] = (mdbl[v] < kMacBound) ? m[v] * f : V{};
         }
       }
-      V *macs = counter(N_MACS, r), *macs_u = counter(N_MACS_U, r);
+      V *macs = counter(N_MACS, r), *macs_u = counter(N_MACS_U, r), *macs_dead = counter(N_MACS_D, r);
       for (int v = 0; v < nv_; ++v) {
         bad_[v] |= ~(mdbl[v] < kMacBound);
         macs_d_[v] += mdbl[v];
         macs[v] = add_wrap(macs[v], m[v]);
         macs_u[v] = add_wrap(macs_u[v], ((u[v] >> r) & 1) != 0 ? m[v] : V{});
+        macs_dead[v] = add_wrap(macs_dead[v], dead[v] ? m[v] : V{});
       }
     }
   }
@@ -780,7 +831,7 @@ class Tile {
 
   // Parameters and MACs at resolution 0 of a window with (sp | glob) lanes;
   // (Z, A, J) = the output map's form on the computed axis.
-  void window_cost(int64_t t, int v, V sp, V glob, V un, V taps, V Z, V A, V J) {
+  void window_cost(int64_t t, int v, V sp, V glob, V un, V dead, V taps, V Z, V A, V J) {
     const V *wt = node_v(t, F_WEIGHTED), *ci = node_v(t, F_C_IN), *co = node_v(t, F_C_OUT), *gr = node_v(t, F_GROUPS);
     const V has = (sp | glob) & (wt[v] != 0) & (ci[v] > 0) & (co[v] > 0);
     if (!any_lane(has)) return;
@@ -815,8 +866,10 @@ class Tile {
     macs_d_[v] += has ? md + pd : VD{};
     V* macs = counter(N_MACS, 0);
     V* macs_u = counter(N_MACS_U, 0);
+    V* macs_dead = counter(N_MACS_D, 0);
     macs[v] = add_wrap(macs[v], has ? m : V{});
     macs_u[v] = add_wrap(macs_u[v], (has & un) ? m : V{});
+    macs_dead[v] = add_wrap(macs_dead[v], (has & dead) ? m : V{});
   }
 
   void window1(int64_t t) {
@@ -833,6 +886,7 @@ class Tile {
     const V Ihi = splat(Imax_[0]), Ilo = splat(Imin_[0]);
     V *nu = counter(N_U, 0), *nb = counter(N_B, 0), *nc = counter(N_C, 0), *np = counter(N_P, 0);
     const bool ignore = opt_.ignore_1x1;
+    const V* lv = live(t);
     for (int v = 0; v < nv_; ++v) {
       const V md = on[v] ? mode[v] : splat(M_NONE);
       const Rules r = rules(K[v], S[v], DL[v], PB[v], PE[v], pm[v], cm[v]);
@@ -858,22 +912,25 @@ class Tile {
       ohi[v] = pass ? hi[v] : sp ? rhi : splat(1);
       oZ[v] = pass ? Z[v] : sp ? zo : splat(1);
       oA[v] = pass ? A[v] : sp ? ao : V{};
-      const V un = sp & rated & ((Ihi < Ta) | (Ihi < Tb));
-      const V crit = sp & (Ihi < rlo);
+      const V dead = (sp | glob) & ~lv[v];  // counted apart: its cost, nothing else
+      const V live_sp = sp & lv[v];
+      n_dead_[v] -= dead;
+      const V un = live_sp & rated & ((Ihi < Ta) | (Ihi < Tb));
+      const V crit = live_sp & (Ihi < rlo);
       nu[v] -= un;
       nb[v] -= un & ((ui[v] & 1) == 0);
       nc[v] -= crit;
-      np[v] -= sp & ~crit & (Ilo < rlo);
+      np[v] -= live_sp & ~crit & (Ilo < rlo);
       const V present = conn ? (g ? (f & FL_CTX) | (FL_CONN | FL_GLOBAL | FL_ALIGNED) : (f & FL_CTX) | (FL_CONN | FL_ALIGNED))
                              : V{};
       fo[v] = (md == M_NONE) ? splat(FL_NONE) : pass ? f : present;
       uo[v] = pass ? ui[v] : sp ? (rated ? bit(un) : ui[v]) : V{};
-      const V both = vmax(Ta, Tb), counted = sp & rated;
+      const V both = vmax(Ta, Tb), counted = live_sp & rated;
       imin_ax_[0][v] = counted ? vmax(imin_ax_[0][v], both) : imin_ax_[0][v];
       imin_sq_[v] = counted ? vmax(imin_sq_[v], both) : imin_sq_[v];
-      rfmax_[0][v] = sp ? vmax(rfmax_[0][v], rhi) : rfmax_[0][v];
-      imax_[0][v] = sp ? vmax(imax_[0][v], rhi) : imax_[0][v];
-      window_cost(t, v, sp, glob, un, K[v], zo, ao, j);  // parameters count kernel taps, not the dilated extent
+      rfmax_[0][v] = live_sp ? vmax(rfmax_[0][v], rhi) : rfmax_[0][v];
+      imax_[0][v] = live_sp ? vmax(imax_[0][v], rhi) : imax_[0][v];
+      window_cost(t, v, sp, glob, un, dead, K[v], zo, ao, j);  // parameters count kernel taps, not the dilated extent
     }
   }
 
@@ -886,6 +943,7 @@ class Tile {
     V *nc = counter(N_C, 0), *np = counter(N_P, 0);
     V *fo = fl(t), *uo = um(t), *oJ = ax(t, S_J, 0), *oC = ax(t, S_C2, 0), *olo = ax(t, S_RMIN, 0);
     V *ohi = ax(t, S_RMAX, 0), *oZ = ax(t, S_Z, 0), *oA = ax(t, S_A, 0);
+    const V* lv = live(t);
     for (int v = 0; v < nv_; ++v) {
       const V none = on[v] ? (mode[v] == M_NONE) : splat(-1);
       V any_conn{}, any_glob{}, ctx{}, have{}, aligned = splat(-1), mask{}, bad{};
@@ -926,10 +984,11 @@ class Tile {
       oA[v] = sp ? A : V{};
       bad_[v] |= ~none & bad;
       aligned_[v] &= ~sp | aligned;
-      const V crit = sp & (Ihi < lo);
+      const V live_sp = sp & lv[v];  // dead merges are not counted
+      const V crit = live_sp & (Ihi < lo);
       nc[v] -= crit;
-      np[v] -= sp & ~crit & (Ilo < lo);
-      rfmax_[0][v] = sp ? vmax(rfmax_[0][v], hi) : rfmax_[0][v];
+      np[v] -= live_sp & ~crit & (Ilo < lo);
+      rfmax_[0][v] = live_sp ? vmax(rfmax_[0][v], hi) : rfmax_[0][v];
     }
   }
 
@@ -953,12 +1012,14 @@ class Tile {
         out_.n_partially_critical[o] = counter(N_P, r)[v][l];
         out_.macs[o] = counter(N_MACS, r)[v][l];
         out_.macs_unproductive[o] = counter(N_MACS_U, r)[v][l];
+        out_.macs_dead[o] = counter(N_MACS_D, r)[v][l];
       }
       if (!first_pass) continue;
       const bool conn = (out_fl[v][l] & FL_CONN) != 0;
       out_.connected[b] = conn;
       out_.aligned[b] = aligned_[v][l] != 0;
       out_.params[b] = params_[v][l];
+      out_.n_dead[b] = n_dead_[v][l];
       double imax = kNaN;
       for (int d = 0; d < D_; ++d) {
         const int e = d < Dc_ ? d : 0;

@@ -135,6 +135,8 @@ void analyze_candidate(const Program& p, const Candidates& c, int64_t b, const i
   o.n_partially_critical += b * R;
   o.macs += b * R;
   o.macs_unproductive += b * R;
+  o.macs_dead += b * R;
+  o.n_dead += b;
   o.i_min += b;
   o.i_min_axes += b * D;
   o.i_max_axes += b * D;

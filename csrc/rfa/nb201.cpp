@@ -71,6 +71,19 @@ class Walker {
       in_src_[j][n_in_[j]] = static_cast<uint8_t>(kEdgeFrom[e]);
       in_op_[j][n_in_[j]++] = ops[e];
     }
+    // Dead nodes (docs/semantics.md): node j of a cell is live when it reaches
+    // node 3 through edges that are not none. A cell whose input does not
+    // reach its output (a disconnected network) cuts every node before the
+    // last cell's from the classifier: all of them are dead, and every
+    // connected node of the last cell too (one reached from the input and
+    // reaching the output would connect it).
+    reach_[3] = 1;
+    reach_[2] = ops[5] != kNone;
+    reach_[1] = ops[4] != kNone || (ops[2] != kNone && reach_[2]);
+    reach_[0] = ops[3] != kNone || (ops[1] != kNone && reach_[2]) || (ops[0] != kNone && reach_[1]);
+    all_dead_ = !reach_[0] && n_.cells_per_stage > 0;  // no cells: the skeleton alone, always connected
+    n_dead_ = 0;
+    for (int c = 0; c < kClasses; ++c) dead_params_[c] = 0;
     params_ = 0;
     i_min_ = 1;
     i_max_ = 0;
@@ -106,11 +119,15 @@ class Walker {
     out_.params[b] = params_;
     const double i_min = x.conn && opt_.i_min ? static_cast<double>(i_min_) : kNaN;
     out_.i_min[b] = i_min;
-    out_.i_max[b] = static_cast<double>(i_max_);
+    // no live node at all when every node is dead (the input included)
+    const double i_max = all_dead_ ? kNaN : static_cast<double>(i_max_);
+    const double rf_max = all_dead_ ? kNaN : static_cast<double>(rf_max_);
+    out_.i_max[b] = i_max;
+    out_.n_dead[b] = n_dead_;
     for (int d = 0; d < 2; ++d) {
       out_.i_min_axes[b * 2 + d] = i_min;
-      out_.i_max_axes[b * 2 + d] = static_cast<double>(i_max_);
-      out_.rf_max[b * 2 + d] = static_cast<double>(rf_max_);
+      out_.i_max_axes[b * 2 + d] = i_max;
+      out_.rf_max[b * 2 + d] = rf_max;
     }
   }
 
@@ -131,6 +148,10 @@ class Walker {
   std::vector<int32_t> win_cls_;                // windows: the class of their output map
   size_t n_crit_ = 0, n_win_ = 0;
   int64_t cls_params_[kClasses] = {};  // parameters of the windows whose output is in each class
+  int64_t dead_params_[kClasses] = {};  // the same, of the dead windows only
+  int64_t n_dead_ = 0;                  // dead connected windows
+  bool all_dead_ = false;               // the network is disconnected: every node is dead
+  uint8_t reach_[4] = {};               // node j of the cell reaches node 3 (not through none edges)
   // The cell of this candidate as a program: per node j, its incoming edges (source, op), none left out.
   int n_in_[4] = {0, 0, 0, 0};
   uint8_t in_src_[4][3] = {}, in_op_[4][3] = {};
@@ -156,10 +177,11 @@ class Walker {
         nb += u && win_A_[i] <= I;
         if (u) unprod_params[win_cls_[i]] = add_sat(unprod_params[win_cls_[i]], win_p_[i]);
       }
-      int64_t macs = 0, macs_u = 0;
+      int64_t macs = 0, macs_u = 0, macs_d = 0;
       for (int c = 0; c < kClasses; ++c) {
         macs = add_sat(macs, mul_sat(cls_params_[c], area[c]));
         macs_u = add_sat(macs_u, mul_sat(unprod_params[c], area[c]));
+        macs_d = add_sat(macs_d, mul_sat(dead_params_[c], area[c]));
       }
       const int64_t o = b * R_ + r;
       out_.n_unproductive[o] = nu;
@@ -168,15 +190,24 @@ class Walker {
       out_.n_partially_critical[o] = 0;  // every axis alike
       out_.macs[o] = macs;
       out_.macs_unproductive[o] = macs_u;
+      out_.macs_dead[o] = macs_d;
     }
   }
 
   // A window of k x k (stride and padding only change the class of its
-  // map) on input x, whose jump is J px.
+  // map) on input x, whose jump is J px; dead: no output is reachable from it.
   State window(const State& x, int64_t k, int64_t J, bool weighted, int64_t c_in, int64_t c_out, int in_cls,
-               int out_cls) {
+               int out_cls, bool dead = false) {
     if (!x.conn) return State{};
     State y{1, x.lo + (k - 1) * J, x.hi + (k - 1) * J, x.uT};
+    if (dead || all_dead_) {  // counted apart: its cost, nothing else
+      const int64_t p = weighted ? mul_sat(mul_sat(c_out, c_in), k * k) : 0;
+      params_ = add_sat(params_, p);
+      cls_params_[out_cls] = add_sat(cls_params_[out_cls], p);
+      dead_params_[out_cls] = add_sat(dead_params_[out_cls], p);
+      ++n_dead_;
+      return y;
+    }
     critical(y.lo);
     rf_max_ = std::max(rf_max_, y.hi);
     i_max_ = std::max(i_max_, y.hi);
@@ -211,7 +242,7 @@ class Walker {
   State merge(std::initializer_list<State> ins) {
     State y{};
     for (const State& s : ins) join(y, s);
-    if (y.conn) critical(y.lo);
+    if (y.conn && !all_dead_) critical(y.lo);
     return y;
   }
 
@@ -225,11 +256,11 @@ class Walker {
         const uint8_t op = in_op_[j][e];
         State s;  // assigned on every branch
         if (op == kSkip) s = src;
-        else if (op == kPool) s = window(src, 3, J, false, 0, 0, cls, cls);
-        else s = window(src, op == kConv1 ? 1 : 3, J, true, c, c, cls, cls);
+        else if (op == kPool) s = window(src, 3, J, false, 0, 0, cls, cls, !reach_[j]);
+        else s = window(src, op == kConv1 ? 1 : 3, J, true, c, c, cls, cls, !reach_[j]);
         join(y, s);
       }
-      if (y.conn) critical(y.lo);
+      if (y.conn && reach_[j] && !all_dead_) critical(y.lo);
       node[j] = y;
     }
     return node[3];

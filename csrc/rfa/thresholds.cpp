@@ -185,7 +185,7 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
     }
     node_cls_[i] = c;
 
-    if (v.spatial(i)) {
+    if (v.spatial(i) && !(fl & kDead)) {
       int64_t lo = kInt64Max, hi = 0;
       for (int d = 0; d < Dc; ++d) {
         const int64_t t = ceil_u(v.rmin[i * v.D + d]);
@@ -226,17 +226,25 @@ bool Thresholds::build(const GraphView& v, const int64_t* params) {
     if (pr > 0) {
       const int32_t mc = k == WINDOW ? c : (k == TRANSPOSED ? node_cls_[v.first_pred(i)] : kOneClass);
       costly_cls_.push_back(mc);
-      costly_rated_.push_back(v.rated(i) ? static_cast<int32_t>(rated_T_.size() - 1) : -1);
+      // -2: a dead node (its MACs are macs_dead); -1: not rated; else its rated index
+      costly_rated_.push_back((fl & kDead) ? -2 : v.rated(i) ? static_cast<int32_t>(rated_T_.size() - 1) : -1);
       costly_params_.push_back(pr);
     }
   }
   if (budget_ < 0) return false;
   // Parameters per class: the total MACs at I are sum_c W_c * |map of c at I|.
   W_.assign(cls_.size(), 0);
-  for (size_t j = 0; j < costly_cls_.size(); ++j) W_[costly_cls_[j]] = add_sat(W_[costly_cls_[j]], costly_params_[j]);
+  dead_W_.assign(cls_.size(), 0);
+  for (size_t j = 0; j < costly_cls_.size(); ++j) {
+    W_[costly_cls_[j]] = add_sat(W_[costly_cls_[j]], costly_params_[j]);
+    if (costly_rated_[j] == -2) dead_W_[costly_cls_[j]] = add_sat(dead_W_[costly_cls_[j]], costly_params_[j]);
+  }
   wclasses_.clear();
-  for (size_t c = 0; c < cls_.size(); ++c)
+  dclasses_.clear();
+  for (size_t c = 0; c < cls_.size(); ++c) {
     if (W_[c] > 0) wclasses_.push_back(static_cast<int32_t>(c));
+    if (dead_W_[c] > 0) dclasses_.push_back(static_cast<int32_t>(c));
+  }
   return true;
 }
 
@@ -327,6 +335,7 @@ void Thresholds::count(int64_t R, const Outputs& out) {
   active_.clear();
   macs_.resize(S);
   macs_u_.resize(S);
+  macs_d_.resize(S);
   size_t next = 0;
   for (int64_t s = S - 1; s >= 0; --s) {
     for (; next < joins_.size() && joins_[next].t > s; ++next) {
@@ -335,15 +344,18 @@ void Thresholds::count(int64_t R, const Outputs& out) {
       unprod_W_[x.cls] = add_sat(unprod_W_[x.cls], x.params);
     }
     if (wclasses_.empty()) {
-      macs_[s] = macs_u_[s] = 0;
+      macs_[s] = macs_u_[s] = macs_d_[s] = 0;
       continue;
     }
     class_sizes(sorted_[s]);
     int64_t total = 0, unprod = 0;
     for (int32_t c : wclasses_) total = add_sat(total, mul_sat(W_[c], map_product(c)));
     for (int32_t c : active_) unprod = add_sat(unprod, mul_sat(unprod_W_[c], map_product(c)));
+    int64_t dead = 0;
+    for (int32_t c : dclasses_) dead = add_sat(dead, mul_sat(dead_W_[c], map_product(c)));
     macs_[s] = total;
     macs_u_[s] = unprod;
+    macs_d_[s] = dead;
   }
   int64_t cu = 0, cb = 0, cc = 0, cp = 0;
   for (int64_t s = 0; s < S; ++s) {
@@ -358,6 +370,7 @@ void Thresholds::count(int64_t R, const Outputs& out) {
     out.n_partially_critical[o] = cp;
     out.macs[o] = macs_[s];
     out.macs_unproductive[o] = macs_u_[s];
+    out.macs_dead[o] = macs_d_[s];
   }
 }
 

@@ -71,18 +71,18 @@ class Thresholds {
   bool aborted_ = false;
   std::vector<Class> cls_;
   std::vector<int32_t> merge_parents_, node_cls_, tmp_;
-  std::vector<int64_t> uT_, csize_, W_, unprod_W_, t_index_;
+  std::vector<int64_t> uT_, csize_, W_, unprod_W_, dead_W_, t_index_;
   std::vector<int64_t> rated_T_, rated_A_;  // per rated node: unproductive below T, border from A
   std::vector<int64_t> tc_min_, tc_max_;    // per spatial node: critical below tc_min, partially below tc_max
-  // nodes with parameters: their MAC class, rated index (or -1), parameter count
+  // nodes with parameters: their MAC class, rated index (-1: not rated, -2: dead), parameter count
   std::vector<int32_t> costly_cls_, costly_rated_;
   std::vector<int64_t> costly_params_;
-  std::vector<int32_t> wclasses_, active_;
+  std::vector<int32_t> wclasses_, dclasses_, active_;
   std::vector<SizeRule> rules_;  // [class * Dc + d], op classes only
   int64_t i_min_ = 1, i_min_ax_[3] = {1, 1, 1};
   // count() scratch
   std::vector<int64_t> sorted_, sorted_r_;  // set_resolutions(): ascending, and each one's index in the call
-  std::vector<int64_t> du_, db_, dc_, dp_, macs_, macs_u_;
+  std::vector<int64_t> du_, db_, dc_, dp_, macs_, macs_u_, macs_d_;
   std::vector<Join> joins_;
 };
 

@@ -93,6 +93,18 @@ void validate(const Batch& b, int threads) {
       throw BatchError(g, -1, "graph " + std::to_string(g) + " is empty or graph_ptr decreases");
   }
   if (b.pred_ptr[0] != 0) throw BatchError(-1, 0, "pred_ptr[0] must be 0");
+  if (b.output) {  // 0 or 1, and at least one output per graph
+    for (int64_t g = 0; g < b.B; ++g) {
+      bool any = false;
+      for (int64_t v = b.graph_ptr[g]; v < b.graph_ptr[g + 1]; ++v) {
+        if (b.output[v] > 1)
+          throw BatchError(g, v, "graph " + std::to_string(g) + ", node " + std::to_string(v) + ": output must be 0 or 1, is " +
+                                     std::to_string(b.output[v]));
+        any |= b.output[v] != 0;
+      }
+      if (!any) throw BatchError(g, -1, "graph " + std::to_string(g) + " has no output (no node marked in output)");
+    }
+  }
   if (b.pred_ptr[b.N] != b.E)
     throw BatchError(-1, -1, "pred_ptr[-1] is " + std::to_string(b.pred_ptr[b.N]) + " but pred has " +
                                  std::to_string(b.E) + " entries");

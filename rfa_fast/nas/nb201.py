@@ -452,9 +452,9 @@ def nb201_batch(
 
     >>> import rfa_fast
     >>> batch = nb201_batch([(3,) * 6, (0,) * 6, "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"])
-    >>> r = rfa_fast.screen(batch, 32)  # rf_max 3: only the stem conv is connected in the last two
-    >>> r.connected.tolist(), r.rf_max[:, 0].tolist()
-    ([True, False, False], [231.0, 3.0, 3.0])
+    >>> r = rfa_fast.screen(batch, 32)  # in the last two only the stem is connected, and it reaches no output
+    >>> r.connected.tolist(), r.rf_max[:, 0].tolist(), r.n_dead.tolist()
+    ([True, False, False], [231.0, nan, nan], [0, 1, 1])
     """
     ops = nb201_ops_array(cells)
     B = len(ops)

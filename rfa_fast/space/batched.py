@@ -73,6 +73,10 @@ def batch_program(arrays: dict[str, np.ndarray], dims: int) -> tuple[CompiledPro
     if n is None:
         return None
     B = len(arrays["graph_ptr"]) - 1
+    if "output" in arrays:  # a program's output is its last node: other outputs take the general path
+        marks = np.asarray(arrays["output"]).reshape(B, n)
+        if not ((marks[:, -1] == 1).all() and (marks[:, :-1] == 0).all()):
+            return None
     columns: list[np.ndarray] = []
     b = ProgramBuilder(dims, [], [])
 
