@@ -20,7 +20,7 @@ _EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 
 
 def nb201_rf_numpy(ops: np.ndarray, cells_per_stage: int = 5) -> dict[str, np.ndarray]:
-    """rf_max, i_max and connected of NAS-Bench-201 networks, ops [B, 6], vectorized over cells.
+    """rf_max, i_max and connected of NAS-Bench-201 networks, ops [B, 6], vectorized over cells (dead nodes left out).
 
     The skeleton of ``nas.nb201_graph``: stem 3x3; per stage cells_per_stage
     cells (node j = sum of its edges, each an op on node i); between stages
@@ -41,6 +41,9 @@ def nb201_rf_numpy(ops: np.ndarray, cells_per_stage: int = 5) -> dict[str, np.nd
             J *= 2
             hi = hi + 2 * J
             best = np.where(conn, np.maximum(best, hi), best)
+        # a node is live when it reaches the cell's output (node 3): dead ones take no part in rf_max
+        live = {3: np.ones(B, dtype=bool), 2: present[:, 5]}
+        live[1] = present[:, 4] | (present[:, 2] & live[2])
         for _ in range(cells_per_stage):
             nodes_conn = [conn]
             nodes_hi = [hi]
@@ -52,13 +55,14 @@ def nb201_rf_numpy(ops: np.ndarray, cells_per_stage: int = 5) -> dict[str, np.nd
                         continue
                     on = present[:, e] & nodes_conn[i]
                     field = nodes_hi[i] + grow[:, e] * J
-                    best = np.where(on & windowed[:, e], np.maximum(best, field), best)
+                    best = np.where(on & windowed[:, e] & live[j], np.maximum(best, field), best)
                     h = np.where(on, np.maximum(h, field), h)
                     c |= on
                 nodes_conn.append(c)
                 nodes_hi.append(h)
             conn, hi = nodes_conn[3], nodes_hi[3]
-    rf = best.astype(np.float64)
+    # a disconnected network has no live node at all (none reaches the output): no rf_max, no i_max
+    rf = np.where(conn, best.astype(np.float64), np.nan)
     return {"rf_max": np.stack([rf, rf], axis=1), "i_max": rf, "connected": conn}
 
 

@@ -39,6 +39,7 @@ def per_row(r: rfa_fast.ScreenResult) -> dict[str, Any]:
         a = getattr(r, f)
         py = bool if a.dtype == bool else int if a.dtype.kind == "i" else float
         d[f] = [[py(x) for x in row] if a.ndim == 2 else py(row) for row in a]
+    d["dims"] = [int(x) for x in r.dims]
     d["resolutions"] = r.resolutions.tolist()
     return d
 

@@ -73,6 +73,7 @@ def test_sweep(benchmark: Any, impl: str) -> None:
                 "n_partially_critical",
                 "macs",
                 "macs_unproductive",
+                "macs_dead",
             ):
                 setattr(out, key, np.concatenate([getattr(p, key) for p in parts], axis=1))
             return out
