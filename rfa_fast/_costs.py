@@ -37,18 +37,27 @@ SATURATED = int(np.iinfo(np.int64).max)
 _COST_FIELDS = ("macs", "macs_unproductive", "params", "macs_dead")
 
 
+_NONE = np.zeros(0, np.int64)
+_NONE.flags.writeable = False
+
+
+def _saturated(a: Any) -> bool:
+    """Whether an int64 count array holds the saturated value (small arrays without a ufunc call)."""
+    if a is None or a.dtype != np.int64 or not a.size:
+        return False
+    return (max(a.ravel().tolist()) if a.size <= 64 else int(a.max())) == SATURATED
+
+
 def saturated_graphs(raw: dict[str, Any]) -> np.ndarray:
     """Indices of the graphs whose per-graph counts in ``raw`` are saturated (usually none).
 
-    One maximum per array: cheap next to the screen that made it.
+    One maximum of ``macs`` and one of ``params``: the other MAC counts are sums over subsets of
+    the nodes ``macs`` sums (saturating adds of non-negative terms), so they saturate only with it.
+    Cheap next to the screen that made them, also for a search loop's one-row calls.
     """
-    hit = [
-        f
-        for f in _COST_FIELDS
-        if f in raw and raw[f].size and raw[f].dtype == np.int64 and int(raw[f].max()) == SATURATED
-    ]
-    if not hit:
-        return np.zeros(0, np.int64)
+    if not any(_saturated(raw.get(f)) for f in ("macs", "params")):
+        return _NONE
+    hit = [f for f in _COST_FIELDS if _saturated(raw.get(f))]
     B = raw["params"].shape[0]
     mask = np.zeros(B, dtype=bool)
     for f in hit:

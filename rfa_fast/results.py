@@ -118,18 +118,22 @@ class ScreenResult:
     PER_AXIS = ("i_min_axes", "i_max_axes", "rf_max")
     """The fields shaped [B, D] (float64: NaN pads the axes a graph does not have)."""
 
-    dims: np.ndarray
-
     def __init__(self, raw: dict[str, np.ndarray], resolutions: np.ndarray, names: Sequence[str] | None) -> None:
         for f in self.FIELDS:
             setattr(self, f, raw["graph_rf_max"] if f == "rf_max" else raw[f])
         dims = raw.get("dims")
-        if dims is None:
-            # one D for all: a read-only view, no 8 bytes per candidate (10^7 rows: 76 MiB)
-            dims = np.broadcast_to(np.int64(self.rf_max.shape[1]), (len(self.i_min),))
-        self.dims = np.asarray(dims, np.int64)
+        self._dims = None if dims is None else np.asarray(dims, np.int64)
         self.resolutions = resolutions
         self.names = list(names) if names is not None else None
+
+    @property
+    def dims(self) -> np.ndarray:
+        """int64 [B]: each graph's number of spatial axes (see the class docstring)."""
+        if self._dims is None:
+            # one D for all, made on first use: a read-only view, no 8 bytes per candidate (10^7 rows:
+            # 76 MiB) and nothing for a search loop's one-row call that never reads it
+            self._dims = np.broadcast_to(np.int64(self.rf_max.shape[1]), (len(self.i_min),))
+        return self._dims
 
     @classmethod
     def concatenate(cls, parts: Sequence[ScreenResult]) -> ScreenResult:
