@@ -29,6 +29,7 @@ import numpy as np
 
 from ._core import analyze_batch
 from .errors import GraphError
+from .graph import ARRAY_NAMES
 from .kinds import Kind, Status
 
 SATURATED = int(np.iinfo(np.int64).max)
@@ -221,19 +222,5 @@ def graph_slice(arrays: dict[str, Any], b: int) -> dict[str, np.ndarray]:
     return out
 
 
-_NODE_ARRAYS = (
-    "op",
-    "kernel",
-    "stride",
-    "dilation",
-    "pad_begin",
-    "pad_end",
-    "pad_mode",
-    "ceil_mode",
-    "scale",
-    "mode",
-    "weighted",
-    "c_in",
-    "c_out",
-    "groups",
-)
+# one row per node (the pointer arrays are rebuilt for the slice)
+_NODE_ARRAYS = tuple(k for k in ARRAY_NAMES if k not in ("graph_ptr", "pred_ptr", "pred"))
