@@ -47,6 +47,19 @@ def run_child(mode: str, B: int, L: int) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def peak_growth(benchmark: Any, m: dict[str, Any], B: int) -> int:
+    """The child's peak RSS growth during the screen in bytes, recorded with its measures in the benchmark."""
+    growth = (m["peak_rss_kb"] - m["rss_before_kb"]) * 1024
+    benchmark.extra_info.update(m)
+    benchmark.extra_info.update(
+        growth_bytes=growth,
+        peak_rss_mb_per_million=m["peak_rss_kb"] / 1024 * 1e6 / B,
+        growth_mb_per_million=growth / 2**20 * 1e6 / B,
+        batch_copies=max(0, growth - m["result_bytes"]) / m["input_bytes"],
+    )
+    return int(growth)
+
+
 @pytest.mark.benchmark(group="memory: peak RSS of one screen of 10^6 candidates (fresh process)")
 @pytest.mark.parametrize("mode", list(CASES))
 def test_peak_memory(benchmark: Any, mode: str) -> None:
@@ -61,14 +74,7 @@ def test_peak_memory(benchmark: Any, mode: str) -> None:
     )
     record(benchmark, label, B, base=mode == "dense")
     m = benchmark.pedantic(run_child, (mode, B, L), rounds=1, iterations=1)
-    growth = (m["peak_rss_kb"] - m["rss_before_kb"]) * 1024
-    benchmark.extra_info.update(m)
-    benchmark.extra_info.update(
-        growth_bytes=growth,
-        peak_rss_mb_per_million=m["peak_rss_kb"] / 1024 * 1e6 / B,
-        growth_mb_per_million=growth / 2**20 * 1e6 / B,
-        batch_copies=max(0, growth - m["result_bytes"]) / m["input_bytes"],
-    )
+    growth = peak_growth(benchmark, m, B)
     assert m["disagree"] == [], f"the screen's answers differ from the numpy baseline's in {m['disagree']}"
     assert m["peak_reset"], (
         "the kernel did not let the child reset its peak RSS; the growth would include building the inputs"
@@ -87,14 +93,7 @@ def test_peak_memory_space(benchmark: Any) -> None:
     B = sized(benchmark, 10_000_000, 10_000)
     record(benchmark, "Space.screen (Once-for-All MobileNetV3, 224 px)", B, base=True)
     m = benchmark.pedantic(run_child, ("space", B, 0), rounds=1, iterations=1)
-    growth = (m["peak_rss_kb"] - m["rss_before_kb"]) * 1024
-    benchmark.extra_info.update(m)
-    benchmark.extra_info.update(
-        growth_bytes=growth,
-        peak_rss_mb_per_million=m["peak_rss_kb"] / 1024 * 1e6 / B,
-        growth_mb_per_million=growth / 2**20 * 1e6 / B,
-        batch_copies=max(0, growth - m["result_bytes"]) / m["input_bytes"],
-    )
+    growth = peak_growth(benchmark, m, B)
     assert m["disagree"] == [], f"the screen's answers differ from the materialized graphs' in {m['disagree']}"
     assert m["peak_reset"], "the kernel did not let the child reset its peak RSS"
     # results plus per-thread tiles: no copy of the rows, nothing per candidate beyond its results

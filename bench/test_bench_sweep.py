@@ -66,15 +66,7 @@ def test_sweep(benchmark: Any, impl: str) -> None:
         def per_resolution() -> rfa_fast.ScreenResult:
             parts = [rfa_fast.screen(batch, r) for r in resolutions]
             out = parts[0]
-            for key in (
-                "n_unproductive",
-                "n_border",
-                "n_critical",
-                "n_partially_critical",
-                "macs",
-                "macs_unproductive",
-                "macs_dead",
-            ):
+            for key in rfa_fast.ScreenResult.PER_RESOLUTION:
                 setattr(out, key, np.concatenate([getattr(p, key) for p in parts], axis=1))
             return out
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -50,6 +51,18 @@ def import_or_skip(name: str, reason: str) -> ModuleType:
 
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+def chromium(url: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """Headless Chromium on ``url`` with ``flags`` (e.g. ``--dump-dom``); tests using it carry ``needs_chromium``."""
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0", *flags, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
 
 needs_dot = requires(shutil.which("dot") is not None, "Graphviz's dot is not installed (apt-get install graphviz)")
 needs_chromium = requires(CHROMIUM is not None, "Chromium is not installed (apt-get install chromium)")

@@ -12,13 +12,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from cli_helpers import assert_one_line_error, chain_onnx, model_path, needs_validation, run
-from deps import CHROMIUM, needs_chromium, needs_dot
+from deps import chromium, needs_chromium, needs_dot
 
 import rfa_fast
 from rfa_fast import GraphBuilder, draw, html_report, zoo
@@ -239,16 +238,6 @@ out.borderRow = getComputedStyle(document.querySelector("tr.border td")).backgro
 out.tables = document.querySelectorAll("table").length;
 document.getElementById("probe").textContent = JSON.stringify(out);
 </script>"""
-
-
-def chromium(url: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0", *flags, url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @needs_validation

@@ -11,11 +11,10 @@ from __future__ import annotations
 import html
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
-from deps import CHROMIUM, needs_chromium
+from deps import chromium, needs_chromium
 
 import rfa_fast
 from rfa_fast import GraphBuilder, draw, nas, notebook, zoo
@@ -250,16 +249,6 @@ out.names = Array.from(rep.querySelectorAll("td.name")).map((td) => td.textConte
 document.getElementById("probe").textContent = JSON.stringify(out);
 </script></body></html>
 """
-
-
-def chromium(url: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0", *flags, url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def rgb(color: str) -> str:

@@ -60,9 +60,9 @@ def test_to_pandas() -> None:
 def _random_result(rng: np.random.Generator, B: int, R: int, D: int, names: bool) -> ScreenResult:
     """Arrays of every dtype and shape of ScreenResult, with inf, NaN, big ints and fractional floats."""
     raw: dict[str, np.ndarray] = {}
-    for f in ScreenResult.FIELDS[:6]:
-        raw[f] = rng.integers(0, 2**40 if f.startswith("macs") else 50, size=(B, R), dtype=np.int64)
     assert ScreenResult.PER_RESOLUTION == (*ScreenResult.FIELDS[:6], "macs_dead")
+    for f in ScreenResult.PER_RESOLUTION:
+        raw[f] = rng.integers(0, 2**40 if f.startswith("macs") else 50, size=(B, R), dtype=np.int64)
     for f in ("i_min", "i_max"):
         raw[f] = rng.choice([np.inf, np.nan, 3.0, 224.5, 1e9], size=B)
     for f in ("i_min_axes", "i_max_axes", "graph_rf_max"):
@@ -71,7 +71,6 @@ def _random_result(rng: np.random.Generator, B: int, R: int, D: int, names: bool
     raw["aligned"] = rng.random(B) < 0.5
     raw["params"] = rng.integers(0, 2**50, size=B, dtype=np.int64)
     raw["n_dead"] = rng.integers(0, 5, size=B, dtype=np.int64)
-    raw["macs_dead"] = rng.integers(0, 2**40, size=(B, R), dtype=np.int64)
     res = rng.integers(1, 500, size=(R, D), dtype=np.int64)
     return ScreenResult(raw, res, [f"net{b}" for b in range(B)] if names else None)
 
