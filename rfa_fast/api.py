@@ -235,6 +235,15 @@ def _screen(
     return ScreenResult(raw, res, names=b.names)
 
 
+def _reindexed(e: GraphError, positions: Sequence[int]) -> GraphError:
+    """``e`` raised for a sub-batch, its graph named by its index in the caller's list (``positions[i]``
+    is the caller's index of the sub-batch's graph ``i``); the node, column and names are kept."""
+    where = positions[e.graph_index] if 0 <= e.graph_index < len(positions) else e.graph_index
+    out = GraphError(str(e).replace(f"graph {e.graph_index}", f"graph {where}", 1), where, e.node_index, e.column)
+    out.graph_name, out.node_name = e.graph_name, e.node_name
+    return out
+
+
 def _square_or_tuple(row: np.ndarray) -> int | tuple[int, ...]:
     """One resolution row as screen() takes it: an int when square (it then fits every D)."""
     values = tuple(int(v) for v in row)
@@ -274,8 +283,7 @@ def _screen_refolded(
         try:
             column = _screen([per_column[c][i] for i in changed], spec, ignore_1x1, threads, False)
         except GraphError as e:  # name the graph by its index in the caller's list
-            where = changed[e.graph_index] if 0 <= e.graph_index < len(changed) else e.graph_index
-            raise GraphError(str(e).replace(f"graph {e.graph_index}", f"graph {where}", 1), where) from None
+            raise _reindexed(e, changed) from None
         for f in ScreenResult.PER_RESOLUTION:
             getattr(result, f)[changed, c] = getattr(column, f)[:, 0]
     return result
@@ -343,10 +351,7 @@ def _screen_mixed(
         try:
             r = _screen(b, res, ignore_1x1, threads, i_min)
         except GraphError as e:
-            # the graph's index in the caller's list, not in its group
-            where = idx[e.graph_index] if 0 <= e.graph_index < len(idx) else e.graph_index
-            msg = str(e).replace(f"graph {e.graph_index}", f"graph {where}", 1)
-            raise GraphError(msg, where, e.node_index, e.column) from None
+            raise _reindexed(e, idx) from None  # the graph's index in the caller's list, not in its group
         except SpecError as e:
             if e.candidate is None or not 0 <= e.candidate < len(idx):
                 raise
